@@ -1,0 +1,3 @@
+from image2ad.cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""The FastAPI application: API, callbacks, and (embedded) the worker and the Kie emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from image2ad import files, health
+from image2ad.account import endpoints as account
+from image2ad.config import EMULATOR_MOUNT, Settings
+from image2ad.errors import DomainError
+from image2ad.jobs import callbacks, engine
+from image2ad.jobs import endpoints as jobs
+from image2ad.jobs.checker import Sweeper
+from image2ad.runtime import Runtime, install
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
+    """Build the app. `worker=False` serves only HTTP (scale-out API processes)."""
+    settings.check_secrets()
+    runtime = Runtime.build(settings, role="serve" if worker else "api")
+    emulator_app = _emulator_app(runtime) if settings.uses_emulator else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install(runtime)
+        engine.configure(runtime, listen=worker)
+        await engine.launch(runtime)
+        sweeper = Sweeper(runtime) if worker else None
+        sweep_task = asyncio.create_task(sweeper.run_forever()) if sweeper else None
+        app.state.sweeper = sweeper
+        try:
+            yield
+        finally:
+            if sweep_task is not None:
+                sweep_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep_task
+            if sweeper is not None:
+                await sweeper.aclose()
+            for task in list(app.state.background_tasks):
+                task.cancel()
+            await asyncio.gather(*app.state.background_tasks, return_exceptions=True)
+            if emulator_app is not None:
+                await emulator_app.state.emulator.aclose()
+            await runtime.aclose()
+            await engine.shutdown()
+            runtime.db.dispose()
+
+    app = FastAPI(
+        title="image2ad",
+        version="0.1.0",
+        summary="Ad images and videos from Kie.ai, as durable credit-metered jobs.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.background_tasks = set()
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    )
+    _install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(account.router)
+    app.include_router(jobs.router)
+    app.include_router(files.router)
+    app.include_router(callbacks.router)
+    if emulator_app is not None:
+        app.mount(EMULATOR_MOUNT, emulator_app)
+    return app
+
+
+def _emulator_app(runtime: Runtime) -> Any:
+    from image2ad.providers.emulator.app import create_app as create_emulator
+    from image2ad.providers.emulator.settings import EmulatorSettings
+
+    knobs = runtime.settings.emulator
+    return create_emulator(
+        EmulatorSettings(
+            api_key=runtime.kie_api_key,
+            public_url=runtime.kie_base_url,
+            image_duration_s=knobs.image_duration_s,
+            video_duration_s=knobs.video_duration_s,
+            failure_rate=knobs.failure_rate,
+            create_limit=runtime.settings.kie.create_limit,
+            create_period_s=runtime.settings.kie.create_period_s,
+            query_limit=runtime.settings.kie.query_limit,
+        )
+    )
+
+
+def _error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    error.update({k: v for k, v in extra.items() if v is not None})
+    return {"error": error}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(
+            _error_body(exc.code, exc.message, **exc.extra), status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(location) or None
+        message = first.get("msg", "Invalid request.")
+        text = f"{field}: {message}" if field else message
+        return JSONResponse(
+            _error_body("invalid_input", text, field=field,
+                        details=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")}
+                                 for e in exc.errors()]),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+        return JSONResponse(
+            _error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
+            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(
+            _error_body("internal_error", "Something went wrong on our side."), status_code=500
+        )

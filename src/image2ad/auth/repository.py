@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from datetime import datetime
+
+from image2ad.models import ApiKey, User
+
+
+def get_user(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+
+
+def get_active_key(session: Session, key_hash: str) -> ApiKey | None:
+    return session.scalar(
+        sa.select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    )
+
+
+def list_keys(session: Session, user_id: str) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            sa.select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at.desc())
+        )
+    )
+
+
+def touch_key(session: Session, key_id: str, when: datetime) -> None:
+    session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

@@ -1,0 +1,193 @@
+"""The `image2ad` command: thin wrappers over the services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from image2ad.auth import service as auth
+from image2ad.cli.generate import generate
+from image2ad.config import Settings
+from image2ad.credits import service as credits
+from image2ad.db import Database
+from image2ad.errors import DomainError
+
+app = typer.Typer(no_args_is_help=True, help="image2ad: ad images and videos from Kie.ai.")
+db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
+users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+credits_app = typer.Typer(no_args_is_help=True, help="Credits.")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="api-keys")
+app.add_typer(credits_app, name="credits")
+app.command("generate")(generate)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _database() -> Database:
+    return Database(_settings().resolved_database_url)
+
+
+def _fail(exc: DomainError) -> None:
+    typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    worker: Annotated[bool, typer.Option(help="Also run the job worker")] = True,
+) -> None:
+    """Serve the web app and API (and, by default, the job worker)."""
+    import uvicorn
+
+    from image2ad.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    application = create_app(settings, worker=worker)
+    typer.echo(f"image2ad serving on http://{settings.host}:{settings.port}")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info",
+                proxy_headers=True)
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a job worker: durable workflows, polls, deadlines (no HTTP)."""
+    from image2ad.jobs import engine
+    from image2ad.jobs.checker import Sweeper
+    from image2ad.runtime import Runtime, install
+
+    settings = _settings()
+    settings.check_secrets()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = Runtime.build(settings, role="worker")
+
+    async def run() -> None:
+        install(runtime)
+        engine.configure(runtime, listen=True)
+        await engine.launch(runtime)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        sweeper = Sweeper(runtime)
+        task = asyncio.create_task(sweeper.run_forever())
+        typer.echo(f"image2ad worker {runtime.executor_id()} running")
+        await stop.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sweeper.aclose()
+        await runtime.aclose()
+        await engine.shutdown()
+
+    asyncio.run(run())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (safe to run repeatedly)."""
+    from image2ad.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    password: Annotated[str | None, typer.Option(help="Password for the web app")] = None,
+    credits_: Annotated[int, typer.Option("--credits", help="Credits to grant")] = 0,
+    admin: Annotated[bool, typer.Option("--admin", help="Make an administrator")] = False,
+) -> None:
+    """Create a user."""
+    db = _database()
+    try:
+        with db.session() as session:
+            user = auth.create_user(
+                session, email, password=password, credits_granted=credits_, is_admin=admin
+            )
+            typer.echo(f"created user {user.email} ({user.id}) with {user.credits} credits")
+    except DomainError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+
+
+@keys_app.command("create")
+def api_keys_create(
+    email: str, name: Annotated[str, typer.Option(help="A label for the key")] = "cli"
+) -> None:
+    """Create an API key; it is printed once, on the last line."""
+    db = _database()
+    try:
+        with db.session() as session:
+            user = auth.require_user_by_email(session, email)
+            key = auth.create_api_key(session, user, name)
+        typer.echo("API key (shown once; store it now):")
+        typer.echo(key.plaintext)
+    except DomainError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+
+
+@credits_app.command("grant")
+def credits_grant(email: str, amount: int) -> None:
+    """Grant credits to a user."""
+    db = _database()
+    try:
+        with db.session() as session:
+            user = auth.require_user_by_email(session, email)
+            credits.grant(session, user.id, amount, note="cli grant")
+            session.refresh(user)
+            typer.echo(f"{user.email} now has {user.credits} credits")
+    except DomainError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="Port")] = 8090,
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    image_seconds: Annotated[float, typer.Option(help="Emulated image time")] = 4.0,
+    video_seconds: Annotated[float, typer.Option(help="Emulated video time")] = 10.0,
+    api_key: Annotated[str | None, typer.Option(help="Only accept this key")] = None,
+    hmac_key: Annotated[str | None, typer.Option(help="Sign callbacks with this key")] = None,
+    public_url: Annotated[str | None, typer.Option(help="URL the emulator is reached at")] = None,
+) -> None:
+    """Run the Kie.ai emulator alone (point KIE_BASE_URL and KIE_UPLOAD_BASE_URL at it)."""
+    from image2ad.providers.emulator.server import serve as serve_emulator
+    from image2ad.providers.emulator.settings import EmulatorSettings
+
+    settings = EmulatorSettings(
+        api_key=api_key, webhook_hmac_key=hmac_key,
+        public_url=public_url or f"http://{host}:{port}",
+        image_duration_s=image_seconds, video_duration_s=video_seconds,
+    )
+    serve_emulator(settings, host, port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
+
+

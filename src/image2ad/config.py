@@ -1,0 +1,159 @@
+"""Settings from the environment (and a `.env` file), grouped per concern.
+
+The environment names are a public contract (design.md); each group reads its own prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SECRET_KEY = "image2ad-dev-secret-change-me"  # noqa: S105 - the well-known embedded default
+DEFAULT_CORS_ORIGINS = [
+    "https://image2ad.com",
+    "https://www.image2ad.com",
+    "http://localhost:3000",
+    "http://localhost:5173",
+]
+EMULATOR_MOUNT = "/_emulator"
+
+
+def _env_file() -> str | None:
+    return ".env" if Path(".env").is_file() else None
+
+
+class KieSettings(BaseSettings):
+    """Kie.ai account and endpoints; no API key means the built-in emulator."""
+
+    model_config = SettingsConfigDict(env_prefix="KIE_", env_file=_env_file(), extra="ignore")
+
+    api_key: str | None = Field(None, description="Kie.ai API key; unset = built-in emulator")
+    base_url: str = Field("https://api.kie.ai", description="Kie main API base URL")
+    upload_base_url: str = Field(
+        "https://kieai.redpandaai.co", description="Kie file-upload API base URL"
+    )
+    webhook_hmac_key: str | None = Field(
+        None, description="Kie webhook HMAC key; when set, callbacks must be signed"
+    )
+    create_limit: int = Field(20, description="createTask calls allowed per create_period_s")
+    create_period_s: float = Field(10.0, description="Window of the createTask rate limit")
+    query_limit: int = Field(10, description="recordInfo calls allowed per second per key")
+    timeout_s: float = Field(30.0, description="Per-request timeout for Kie calls")
+
+
+class JobSettings(BaseSettings):
+    """Timing of the job pipeline."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_JOBS_", env_file=_env_file(), extra="ignore"
+    )
+
+    image_deadline_s: float = Field(15 * 60, description="Deadline for image jobs")
+    video_deadline_s: float = Field(30 * 60, description="Deadline for video jobs")
+    poll_schedule_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [3, 5, 10, 15, 20, 30],
+        description="Widening recordInfo poll intervals; the last repeats",
+    )
+    submit_grace_s: float = Field(
+        120.0, description="Wait for an orphan task's callback before resubmitting"
+    )
+    sweep_interval_s: float = Field(1.0, description="How often a worker looks for due jobs")
+    workflow_retention_h: float = Field(
+        72.0, description="Finished durable workflows older than this are deleted"
+    )
+    max_executor_threads: int = Field(32, description="DBOS executor thread cap")
+
+    @field_validator("poll_schedule_s", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+
+class EmulatorKnobs(BaseSettings):
+    """Timings of the built-in Kie emulator (embedded shape only)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_EMULATOR_", env_file=_env_file(), extra="ignore"
+    )
+
+    image_duration_s: float = Field(4.0, description="Emulated image generation time")
+    video_duration_s: float = Field(10.0, description="Emulated video generation time")
+    failure_rate: float = Field(0.0, description="Share of emulated tasks that fail")
+
+
+class Settings(BaseSettings):
+    """Everything image2ad reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGE2AD_", env_file=_env_file(), extra="ignore")
+
+    data_dir: Path = Field(Path("./.image2ad"), description="Embedded data: SQLite and files")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
+    storage_url: str | None = Field(None, description="file://… or s3://bucket/prefix")
+    public_url: str | None = Field(None, description="Public base URL used for Kie callbacks")
+    secret_key: str = Field(DEV_SECRET_KEY, description="Signs sessions and result links")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CORS_ORIGINS),
+        description="Exact origins allowed by CORS (comma-separated)",
+    )
+    host: str = Field("127.0.0.1", description="Bind address for `serve`")
+    port: int = Field(
+        default_factory=lambda: int(os.environ.get("PORT", "8000")),
+        description="Port for `serve` (PORT also works)",
+    )
+    executor_id: str | None = Field(None, description="Stable unique id of this process")
+    app_version: str = Field("1", description="Pinned durable-workflow application version")
+    signup_credits: int = Field(10, description="Free credits for a new account")
+    result_link_ttl_s: int = Field(900, description="Lifetime of signed result links")
+    max_result_bytes: int = Field(1024**3, description="Largest result we download")
+    catalog_file: Path | None = Field(None, description="JSON overrides of the model catalog")
+
+    kie: KieSettings = Field(default_factory=KieSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    emulator: EmulatorKnobs = Field(default_factory=EmulatorKnobs)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'image2ad.sqlite').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "files").resolve().as_uri()
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def uses_emulator(self) -> bool:
+        return not self.kie.api_key
+
+    @property
+    def is_embedded(self) -> bool:
+        """The single-machine default: SQLite and the built-in emulator."""
+        return self.resolved_database_url.startswith("sqlite") and self.uses_emulator
+
+    def check_secrets(self) -> None:
+        """Refuse to run a real deployment with the well-known development secret."""
+        if self.secret_key == DEV_SECRET_KEY and not self.is_embedded:
+            raise SystemExit(
+                "IMAGE2AD_SECRET_KEY must be set to a private random value outside the "
+                "embedded/dev setup (SQLite + built-in emulator)."
+            )
+
+

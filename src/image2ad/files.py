@@ -1,0 +1,36 @@
+"""Signed result links: the ownership check happened when the link was issued."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Response
+
+from image2ad.deps import RuntimeDep
+from image2ad.errors import NotFound
+from image2ad.jobs import repository
+from image2ad.jobs.endpoints import serve_object
+from image2ad.jobs.status import JobStatus
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+
+@router.get("/files/{token}", response_class=Response)
+async def signed_file(token: str, rt: RuntimeDep) -> Response:
+    target = rt.signer.verify(token)
+    if target is None:
+        raise NotFound("This link is not valid or has expired.")
+
+    def load() -> str | None:
+        with rt.db.session(read_only=True) as session:
+            job = repository.get(session, target.job_id)
+            if job is None or job.deleted_at is not None:
+                return None
+            if job.status != JobStatus.COMPLETED.value or job.result_path != target.key:
+                return None
+            return job.result_content_type or "application/octet-stream"
+
+    content_type = await asyncio.to_thread(load)
+    if content_type is None:
+        raise NotFound("This link is not valid or has expired.")
+    return await serve_object(rt, target.key, content_type)

@@ -1,0 +1,214 @@
+"""Confirming provider outcomes: a callback or a due poll runs `check_job`, and the sweeper
+finds due, stalled and overdue jobs. Checks are cheap and repeatable; only finish_job is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from image2ad.jobs import pipeline, repository
+from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.models import Job
+from image2ad.models.base import utcnow
+from image2ad.providers.base import TaskRecord, TaskState
+from image2ad.providers.errors import ProviderError, ProviderTaskNotFound
+from image2ad.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CHECK_LEASE = timedelta(seconds=60)
+# A task Kie does not know yet right after creation is normal; much later it means it is gone.
+NOT_FOUND_PATIENCE = timedelta(minutes=2)
+SWEEP_BATCH = 200
+
+
+def outcome_of(record: TaskRecord) -> dict[str, Any]:
+    if record.state == TaskState.SUCCESS and record.result_urls:
+        return {
+            "kind": "success", "urls": record.result_urls,
+            "credits_consumed": record.credits_consumed,
+        }
+    if record.state == TaskState.SUCCESS:
+        return {
+            "kind": "fail", "code": "provider_no_result",
+            "message": "The provider finished without a result file.",
+            "credits_consumed": record.credits_consumed,
+        }
+    reason = record.fail_message or "The provider could not generate this."
+    code = f"provider_failed_{record.fail_code}" if record.fail_code else "provider_failed"
+    return {
+        "kind": "fail", "code": code, "message": reason,
+        "credits_consumed": record.credits_consumed,
+    }
+
+
+def next_interval(rt: Runtime, poll_count: int) -> timedelta:
+    schedule = rt.settings.jobs.poll_schedule_s
+    return timedelta(seconds=schedule[min(poll_count, len(schedule) - 1)])
+
+
+async def check_job(rt: Runtime, job_id: str) -> None:
+    """Ask Kie for the task's state; finish the job when it is terminal, else reschedule."""
+    job = await asyncio.to_thread(_load, rt, job_id)
+    if job is None or job.status != JobStatus.PROCESSING.value or not job.task_id:
+        return
+    try:
+        async with rt.query_limiter():
+            record = await rt.kie().record_info(job.task_id)
+    except ProviderTaskNotFound:
+        if job.submitted_at and utcnow() - job.submitted_at > NOT_FOUND_PATIENCE:
+            await pipeline.enqueue_finish(job_id, {
+                "kind": "fail", "code": "provider_task_lost",
+                "message": "The provider lost track of this generation.",
+            })
+        else:
+            await asyncio.to_thread(_reschedule, rt, job, None)
+        return
+    except ProviderError as exc:
+        log.info("recordInfo for job %s failed (%s); will retry", job_id, exc.code)
+        await asyncio.to_thread(_reschedule, rt, job, None)
+        return
+    if record.state.is_terminal:
+        await pipeline.enqueue_finish(job_id, outcome_of(record))
+        return
+    await asyncio.to_thread(_reschedule, rt, job, record)
+
+
+def _load(rt: Runtime, job_id: str) -> Job | None:
+    with rt.db.session() as session:
+        return repository.get(session, job_id)
+
+
+def _reschedule(rt: Runtime, job: Job, record: TaskRecord | None) -> None:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "poll_count": job.poll_count + 1,
+        "next_check_at": now + next_interval(rt, job.poll_count + 1),
+        "updated_at": now,
+    }
+    if record is not None:
+        if record.state == TaskState.GENERATING:
+            values["stage"] = JobStage.GENERATING.value
+        if record.progress is not None:
+            values["progress"] = max(0, min(100, record.progress))
+    with rt.db.session() as session:
+        repository.update_active(session, job.id, **values)
+
+
+async def adopt_orphan(rt: Runtime, job_id: str, task_id: str) -> bool:
+    """A callback named this job's URL with a task id we never saved (crash after createTask)."""
+    try:
+        async with rt.query_limiter():
+            record = await rt.kie().record_info(task_id)
+    except ProviderError:
+        return False
+    callback = (record.param or {}).get("callBackUrl") or ""
+    if f"/callbacks/kie/{job_id}/" not in str(callback):
+        return False
+
+    def save() -> bool:
+        now = utcnow()
+        with rt.db.session() as session:
+            return repository.update_active(
+                session, job_id, task_id=task_id, stage=JobStage.WAITING.value,
+                submitted_at=now, next_check_at=now, updated_at=now,
+            )
+
+    adopted = await asyncio.to_thread(save)
+    if adopted:
+        log.warning("job %s adopted orphan provider task %s", job_id, task_id)
+    return adopted
+
+
+class Sweeper:
+    """Periodic work of a worker process: due polls, stalled submissions, deadlines, retention."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_retention = 0.0
+
+    async def run_forever(self) -> None:
+        interval = self.rt.settings.jobs.sweep_interval_s
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("sweep failed")
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+            self.wake.clear()
+
+    async def sweep_once(self) -> None:
+        now = utcnow()
+        overdue, due = await asyncio.to_thread(self._select, now)
+        for job in overdue:
+            kind = "video" if job.result_type == "video" else "image"
+            await pipeline.enqueue_finish(job.id, {
+                "kind": "fail", "code": "deadline_exceeded",
+                "message": f"The {kind} was not ready in time. Your credit was returned.",
+            })
+        for job in due:
+            if not await asyncio.to_thread(self._claim, job):
+                continue
+            if job.status == JobStatus.PENDING.value:
+                await pipeline.enqueue_submit(job.id, job.submit_attempts)
+            elif job.task_id:
+                self._spawn(check_job(self.rt, job.id))
+            else:
+                await asyncio.to_thread(self._resubmit_orphaned, job)
+        await self._retention()
+
+    def _select(self, now: Any) -> tuple[list[Job], list[Job]]:
+        with self.rt.db.session() as session:
+            overdue = repository.overdue_jobs(session, now, SWEEP_BATCH)
+            overdue_ids = {j.id for j in overdue}
+            due = [
+                j for j in repository.due_jobs(session, now, SWEEP_BATCH)
+                if j.id not in overdue_ids
+            ]
+            return overdue, due
+
+    def _claim(self, job: Job) -> bool:
+        assert job.next_check_at is not None
+        with self.rt.db.session() as session:
+            return repository.claim_check(
+                session, job.id, job.next_check_at, utcnow() + CHECK_LEASE
+            )
+
+    def _resubmit_orphaned(self, job: Job) -> None:
+        """No callback adopted the uncertain createTask within the grace period: submit again."""
+        now = utcnow()
+        with self.rt.db.session() as session:
+            repository.transition(
+                session, job.id, JobStatus.PENDING, stage=JobStage.QUEUED.value,
+                submit_attempts=job.submit_attempts + 1, next_check_at=now, updated_at=now,
+            )
+        log.warning("job %s resubmitted after an uncertain createTask", job.id)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retention(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_retention < 3600:
+            return
+        self._last_retention = loop_time
+        from image2ad.jobs.engine import delete_finished_workflows
+
+        await delete_finished_workflows(self.rt.settings.jobs.workflow_retention_h)
+        with self.rt.db.session() as session:
+            repository.purge_expired_idempotency(session, utcnow())
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

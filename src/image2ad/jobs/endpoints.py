@@ -1,0 +1,128 @@
+"""HTTP for jobs. Thin: parse, call the service, commit, then start the workflow."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy.exc import IntegrityError
+
+from image2ad.deps import CurrentUser, ReadSession, RuntimeDep
+from image2ad.errors import NotFound, RequestInFlight
+from image2ad.jobs import pipeline, service
+from image2ad.jobs.schemas import JobCreate, JobList, JobOut
+from image2ad.jobs.status import JobStatus
+from image2ad.models import User
+from image2ad.providers.catalog import GenerationType
+from image2ad.runtime import Runtime
+from image2ad.storage.base import ObjectNotFound
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=255, min_length=1)
+]
+
+
+@router.post("/jobs", status_code=202, response_model=JobOut)
+async def create_job(
+    body: JobCreate, user: CurrentUser, rt: RuntimeDep, response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JobOut:
+    job_out, created, attempt = await asyncio.to_thread(
+        _accept, rt, user.id, body, idempotency_key
+    )
+    if created:
+        await pipeline.enqueue_submit(job_out.id, attempt)
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    return job_out
+
+
+def _accept(
+    rt: Runtime, user_id: str, body: JobCreate, key: str | None
+) -> tuple[JobOut, bool, int]:
+    spec = rt.catalog.get(body.type.value)
+    jobs = rt.settings.jobs
+    deadline = jobs.video_deadline_s if spec.result_type == "video" else jobs.image_deadline_s
+    try:
+        with rt.db.session() as session:
+            user = session.get_one(User, user_id)
+            accepted = service.create_job(
+                session, user, body, catalog=rt.catalog,
+                deadline=timedelta(seconds=deadline), idempotency_key=key,
+            )
+            return (
+                service.to_out(accepted.job, rt.signer), accepted.created,
+                accepted.job.submit_attempts,
+            )
+    except IntegrityError:
+        if key is None:
+            raise
+    # Lost a race with a concurrent request carrying the same Idempotency-Key.
+    with rt.db.session() as session:
+        user = session.get_one(User, user_id)
+        job = service.replay_after_race(session, user, body, key)
+        if job is None:
+            raise RequestInFlight("A request with this Idempotency-Key is still being processed.")
+        return service.to_out(job, rt.signer), False, job.submit_attempts
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(
+    user: CurrentUser, session: ReadSession, rt: RuntimeDep,
+    type: GenerationType | None = None,  # noqa: A002 - the public query parameter name
+    status: JobStatus | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 24,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobList:
+    return service.list_jobs(
+        session, user, rt.signer, type_=type.value if type else None,
+        status=status.value if status else None, query=q, cursor=cursor, limit=limit,
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: str, user: CurrentUser, session: ReadSession, rt: RuntimeDep) -> JobOut:
+    return service.to_out(service.get_owned(session, user, job_id), rt.signer)
+
+
+@router.get(
+    "/jobs/{job_id}/result",
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "video/mp4": {}}}},
+    response_class=Response,
+)
+async def get_result(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
+    def load() -> tuple[str, str]:
+        with rt.db.session(read_only=True) as session:
+            job = service.get_owned(session, user, job_id)
+            if job.status != JobStatus.COMPLETED.value or not job.result_path:
+                raise NotFound("This job has no result yet.")
+            return job.result_path, job.result_content_type or "application/octet-stream"
+
+    key, content_type = await asyncio.to_thread(load)
+    return await serve_object(rt, key, content_type)
+
+
+async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
+    filename = key.rsplit("/", 1)[-1]
+    path = rt.storage.local_path(key)
+    if path is not None:
+        if not os.path.isfile(path):
+            raise NotFound("The stored result is missing.")
+        # FileResponse answers Range requests, so browsers can seek in videos.
+        return FileResponse(path, media_type=content_type, filename=filename,
+                            content_disposition_type="inline")
+    try:
+        size = await rt.storage.size(key)
+    except ObjectNotFound:
+        raise NotFound("The stored result is missing.") from None
+    return StreamingResponse(
+        rt.storage.read(key), media_type=content_type,
+        headers={"Content-Length": str(size),
+                 "Content-Disposition": f'inline; filename="{filename}"'},
+    )

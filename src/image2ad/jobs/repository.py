@@ -1,0 +1,123 @@
+"""Every query on jobs. State changes are guarded UPDATEs so races resolve in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from image2ad.jobs.status import ACTIVE, JobStatus, sources_of
+from image2ad.models import IdempotencyKey, Job, UsageEvent
+
+
+def get(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def get_owned(session: Session, job_id: str, user_id: str) -> Job | None:
+    return session.scalar(
+        sa.select(Job).where(Job.id == job_id, Job.user_id == user_id, Job.deleted_at.is_(None))
+    )
+
+
+def transition(
+    session: Session, job_id: str, target: JobStatus, **values: Any
+) -> bool:
+    """Move a job to `target` only from an allowed status; False when another writer won."""
+    result = session.execute(
+        sa.update(Job)
+        .where(Job.id == job_id, Job.status.in_(sources_of(target)))
+        .values(status=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def update_active(session: Session, job_id: str, **values: Any) -> bool:
+    """Change fields of a job that is not terminal yet."""
+    result = session.execute(
+        sa.update(Job)
+        .where(Job.id == job_id, Job.status.in_([s.value for s in ACTIVE]))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def claim_check(session: Session, job_id: str, seen_next: datetime, lease_until: datetime) -> bool:
+    """Take a due job for one check; another process that saw the same row loses the race."""
+    result = session.execute(
+        sa.update(Job)
+        .where(Job.id == job_id, Job.next_check_at == seen_next)
+        .values(next_check_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def due_jobs(session: Session, now: datetime, limit: int) -> list[Job]:
+    return list(
+        session.scalars(
+            sa.select(Job)
+            .where(
+                Job.status.in_([s.value for s in ACTIVE]),
+                Job.next_check_at.is_not(None),
+                Job.next_check_at <= now,
+            )
+            .order_by(Job.next_check_at)
+            .limit(limit)
+        )
+    )
+
+
+def overdue_jobs(session: Session, now: datetime, limit: int) -> list[Job]:
+    return list(
+        session.scalars(
+            sa.select(Job)
+            .where(Job.status.in_([s.value for s in ACTIVE]), Job.deadline_at <= now)
+            .order_by(Job.deadline_at)
+            .limit(limit)
+        )
+    )
+
+
+def list_for_user(
+    session: Session, user_id: str, *, type_: str | None, status: str | None, query: str | None,
+    before: tuple[datetime, str] | None, limit: int,
+) -> list[Job]:
+    stmt = sa.select(Job).where(Job.user_id == user_id, Job.deleted_at.is_(None))
+    if type_:
+        stmt = stmt.where(Job.type == type_)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if query:
+        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(sa.func.lower(Job.prompt).like(f"%{escaped}%", escape="\\"))
+    if before is not None:
+        created, job_id = before
+        stmt = stmt.where(
+            sa.or_(Job.created_at < created, sa.and_(Job.created_at == created, Job.id < job_id))
+        )
+    stmt = stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get_idempotency(session: Session, user_id: str, key: str) -> IdempotencyKey | None:
+    return session.scalar(
+        sa.select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+
+
+def delete_idempotency(session: Session, row_id: int) -> None:
+    session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
+
+
+def purge_expired_idempotency(session: Session, now: datetime) -> int:
+    result = session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def add_usage_event(session: Session, event: UsageEvent) -> None:
+    session.add(event)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.providers.catalog import GenerationType
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: GenerationType
+    prompt: str = Field(min_length=1, max_length=20000)
+    aspect_ratio: str | None = Field(None, max_length=32)
+    output_format: str | None = Field(None, max_length=16)
+    n_frames: str | None = Field(None, max_length=8)
+    remove_watermark: bool | None = None
+    source_upload_id: str | None = Field(None, max_length=64)
+
+    def user_params(self) -> dict[str, Any]:
+        return {
+            "aspect_ratio": self.aspect_ratio,
+            "output_format": self.output_format,
+            "n_frames": self.n_frames,
+            "remove_watermark": self.remove_watermark,
+        }
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobOut(BaseModel):
+    id: str
+    type: GenerationType
+    status: JobStatus
+    stage: JobStage | None
+    progress: int | None
+    prompt: str
+    params: dict[str, Any]
+    model: str
+    task_id: str | None
+    result_type: Literal["image", "video"]
+    result_path: str | None
+    result_url: str | None = Field(description="Signed, short-lived link to the result")
+    result_content_type: str | None
+    result_width: int | None
+    result_height: int | None
+    result_duration_s: float | None
+    source_image_url: str | None
+    source_upload_id: str | None
+    error: JobError | None
+    credits_charged: int
+    credits_refunded: int
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None

@@ -1,0 +1,227 @@
+"""Job rules: accepting a job (charge + idempotency in one transaction) and finishing it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from image2ad.credits import service as credits
+from image2ad.errors import IdempotencyMismatch, InvalidInput, NotFound
+from image2ad.jobs import repository
+from image2ad.jobs.schemas import JobCreate, JobError, JobList, JobOut
+from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.links import LinkSigner
+from image2ad.models import IdempotencyKey, Job, UsageEvent, User
+from image2ad.models.base import utcnow
+from image2ad.providers.catalog import Catalog
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+# The API starts the submit workflow right after commit; this is only the safety net for a
+# process that died between the commit and the enqueue.
+SUBMIT_SAFETY_NET = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    job: Job
+    created: bool
+
+
+def request_hash(request: JobCreate) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_job(
+    session: Session, user: User, request: JobCreate, *, catalog: Catalog,
+    deadline: timedelta, idempotency_key: str | None = None,
+) -> Accepted:
+    """Validate, insert the job, charge it and remember the idempotency key, all in one unit."""
+    digest = request_hash(request)
+    if idempotency_key is not None:
+        existing = repository.get_idempotency(session, user.id, idempotency_key)
+        if existing is not None and existing.expires_at > utcnow():
+            if existing.request_hash != digest:
+                raise IdempotencyMismatch(
+                    "This Idempotency-Key was used with a different request body."
+                )
+            job = repository.get(session, existing.job_id)
+            if job is not None:
+                return Accepted(job=job, created=False)
+        if existing is not None:
+            repository.delete_idempotency(session, existing.id)
+            session.flush()
+
+    spec = catalog.get(request.type.value)
+    prompt = spec.validate_prompt(request.prompt)
+    params = spec.normalize_params(request.user_params())
+    if spec.needs_image and not request.source_upload_id:
+        raise InvalidInput(
+            f"{spec.type.value} needs a reference image: upload one and pass source_upload_id.",
+            field="source_upload_id",
+        )
+    if not spec.needs_image and request.source_upload_id:
+        raise InvalidInput(
+            f"{spec.type.value} takes no reference image.", field="source_upload_id"
+        )
+
+    now = utcnow()
+    job = Job(
+        user_id=user.id,
+        type=spec.type.value,
+        status=JobStatus.PENDING.value,
+        stage=JobStage.QUEUED.value,
+        prompt=prompt,
+        params=params,
+        model=spec.model,
+        result_type=spec.result_type,
+        source_upload_id=request.source_upload_id,
+        credits_charged=spec.price,
+        callback_secret=secrets.token_urlsafe(24),
+        submit_attempts=1,
+        next_check_at=now + SUBMIT_SAFETY_NET,
+        deadline_at=now + deadline,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    session.flush()
+    credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=spec.price)
+    if idempotency_key is not None:
+        session.add(
+            IdempotencyKey(
+                user_id=user.id, key=idempotency_key, request_hash=digest, job_id=job.id,
+                created_at=now, expires_at=now + IDEMPOTENCY_TTL,
+            )
+        )
+    session.flush()
+    return Accepted(job=job, created=True)
+
+
+def replay_after_race(session: Session, user: User, request: JobCreate, key: str) -> Job | None:
+    """After losing an idempotency-key race, the winner's job (None if it is not visible yet)."""
+    existing = repository.get_idempotency(session, user.id, key)
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash(request):
+        raise IdempotencyMismatch("This Idempotency-Key was used with a different request body.")
+    return repository.get(session, existing.job_id)
+
+
+def get_owned(session: Session, user: User, job_id: str) -> Job:
+    job = repository.get_owned(session, job_id, user.id)
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def fail_and_refund(
+    session: Session, job_id: str, *, code: str, message: str, status: JobStatus = JobStatus.FAILED,
+    provider_credits: float | None = None,
+) -> bool:
+    """End a job as failed/canceled and return its credits, once; False if it already ended."""
+    job = repository.get(session, job_id)
+    if job is None:
+        return False
+    now = utcnow()
+    if not repository.transition(
+        session, job_id, status, error_code=code, error_message=message[:2000],
+        completed_at=now, next_check_at=None, credits_refunded=job.credits_charged,
+        provider_credits_consumed=provider_credits, updated_at=now,
+    ):
+        return False
+    credits.refund_for_job(
+        session, user_id=job.user_id, job_id=job.id, amount=job.credits_charged
+    )
+    _record_usage(session, job, outcome=status.value, finished=now, provider_credits=provider_credits)
+    return True
+
+
+def complete(
+    session: Session, job_id: str, *, result_path: str, content_type: str, size: int,
+    width: int | None, height: int | None, duration_s: float | None = None,
+    poster_path: str | None = None, provider_credits: float | None = None,
+) -> bool:
+    job = repository.get(session, job_id)
+    if job is None:
+        return False
+    now = utcnow()
+    if not repository.transition(
+        session, job_id, JobStatus.COMPLETED, stage=None, progress=100, result_path=result_path,
+        result_content_type=content_type, result_size=size, result_width=width,
+        result_height=height, result_duration_s=duration_s, poster_path=poster_path,
+        completed_at=now, next_check_at=None, provider_credits_consumed=provider_credits,
+        updated_at=now,
+    ):
+        return False
+    _record_usage(session, job, outcome="completed", finished=now, provider_credits=provider_credits)
+    return True
+
+
+def _record_usage(
+    session: Session, job: Job, *, outcome: str, finished: datetime,
+    provider_credits: float | None,
+) -> None:
+    repository.add_usage_event(
+        session,
+        UsageEvent(
+            job_id=job.id, user_id=job.user_id, type=job.type, model=job.model, outcome=outcome,
+            credits=job.credits_charged if outcome == "completed" else 0,
+            duration_ms=int((finished - job.created_at).total_seconds() * 1000),
+            provider_task_id=job.task_id, provider_credits_consumed=provider_credits,
+        ),
+    )
+
+
+def to_out(job: Job, signer: LinkSigner) -> JobOut:
+    error = (
+        JobError(code=job.error_code, message=job.error_message or "")
+        if job.error_code else None
+    )
+    result_url = None
+    if job.status == JobStatus.COMPLETED.value and job.result_path:
+        result_url = f"/api/v1/files/{signer.sign(job.id, job.result_path)}"
+    return JobOut(
+        id=job.id, type=job.type, status=job.status, stage=job.stage, progress=job.progress,  # type: ignore[arg-type]
+        prompt=job.prompt, params=job.params, model=job.model, task_id=job.task_id,
+        result_type=job.result_type,  # type: ignore[arg-type]
+        result_path=job.result_path, result_url=result_url,
+        result_content_type=job.result_content_type, result_width=job.result_width,
+        result_height=job.result_height, result_duration_s=job.result_duration_s,
+        source_image_url=job.source_image_url, source_upload_id=job.source_upload_id,
+        error=error, credits_charged=job.credits_charged, credits_refunded=job.credits_refunded,
+        created_at=job.created_at, started_at=job.started_at, completed_at=job.completed_at,
+    )
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        return datetime.fromisoformat(created).astimezone(UTC), job_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("cursor is not valid.", field="cursor") from None
+
+
+def list_jobs(
+    session: Session, user: User, signer: LinkSigner, *, type_: str | None, status: str | None,
+    query: str | None, cursor: str | None, limit: int,
+) -> JobList:
+    before = decode_cursor(cursor) if cursor else None
+    rows = repository.list_for_user(
+        session, user.id, type_=type_, status=status, query=query, before=before, limit=limit + 1
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
+    return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor)

@@ -1,0 +1,18 @@
+from image2ad.models.api_key import ApiKey
+from image2ad.models.base import Base
+from image2ad.models.credit_entry import CreditEntry, CreditKind
+from image2ad.models.idempotency_key import IdempotencyKey
+from image2ad.models.job import Job
+from image2ad.models.usage_event import UsageEvent
+from image2ad.models.user import User
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "CreditEntry",
+    "CreditKind",
+    "IdempotencyKey",
+    "Job",
+    "UsageEvent",
+    "User",
+]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from image2ad.models.base import Base, UTCDateTime, new_id, utcnow
+
+
+class Job(Base):
+    """One generation. Keeps the original system's columns: task_id, result_type, source_image_url."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        sa.Index("ix_jobs_user_created", "user_id", "created_at"),
+        sa.Index("ix_jobs_due", "status", "next_check_at"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
+            name="status_known",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    stage: Mapped[str | None] = mapped_column(sa.String(16), default="queued")
+    progress: Mapped[int | None] = mapped_column(sa.Integer)
+    prompt: Mapped[str] = mapped_column(sa.Text)
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    model: Mapped[str] = mapped_column(sa.String(100))
+    task_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    result_type: Mapped[str] = mapped_column(sa.String(16), default="image")
+    result_path: Mapped[str | None] = mapped_column(sa.String(512))
+    result_content_type: Mapped[str | None] = mapped_column(sa.String(64))
+    result_size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    result_width: Mapped[int | None] = mapped_column(sa.Integer)
+    result_height: Mapped[int | None] = mapped_column(sa.Integer)
+    result_duration_s: Mapped[float | None] = mapped_column(sa.Float)
+    poster_path: Mapped[str | None] = mapped_column(sa.String(512))
+    source_image_url: Mapped[str | None] = mapped_column(sa.Text)
+    source_upload_id: Mapped[str | None] = mapped_column(sa.String(36))
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    credits_charged: Mapped[int] = mapped_column(sa.Integer, default=0)
+    credits_refunded: Mapped[int] = mapped_column(sa.Integer, default=0)
+    provider_credits_consumed: Mapped[float | None] = mapped_column(sa.Float)
+    # Authenticates Kie's callback for this job (in the callback URL); never shown to users.
+    callback_secret: Mapped[str] = mapped_column(sa.String(64))
+    submit_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    poll_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,128 @@
+"""Everything a process builds once at start-up and shares: settings, database, storage, clients.
+
+DBOS workflows are module-level functions, so they reach these through `current()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from aiolimiter import AsyncLimiter
+
+from image2ad.config import EMULATOR_MOUNT, Settings
+from image2ad.db import Database
+from image2ad.links import LinkSigner
+from image2ad.providers.catalog import Catalog
+from image2ad.providers.kie import KieClient
+from image2ad.storage.base import Storage
+from image2ad.storage.factory import storage_from_url
+
+KIE_CDN_HOSTS = frozenset(
+    {"tempfile.aiquickdraw.com", "tempfileb.aiquickdraw.com", "tempfile.redpandaai.co"}
+)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    storage: Storage
+    catalog: Catalog
+    signer: LinkSigner
+    role: str = "serve"
+    _clients: dict[int, KieClient] = field(default_factory=dict)
+    _limiters: dict[int, AsyncLimiter] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, role: str = "serve") -> Runtime:
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            storage=storage_from_url(settings.resolved_storage_url),
+            catalog=Catalog.load(settings.catalog_file),
+            signer=LinkSigner(settings.secret_key, settings.result_link_ttl_s),
+            role=role,
+        )
+
+    @property
+    def local_url(self) -> str:
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - mapping a wildcard bind to loopback
+            host = "127.0.0.1"
+        return f"http://{host}:{self.settings.port}"
+
+    @property
+    def kie_base_url(self) -> str:
+        if self.settings.uses_emulator:
+            return self.local_url + EMULATOR_MOUNT
+        return self.settings.kie.base_url.rstrip("/")
+
+    @property
+    def kie_upload_base_url(self) -> str:
+        if self.settings.uses_emulator:
+            return self.local_url + EMULATOR_MOUNT
+        return self.settings.kie.upload_base_url.rstrip("/")
+
+    @property
+    def kie_api_key(self) -> str:
+        return self.settings.kie.api_key or "emulator-key"
+
+    def kie(self) -> KieClient:
+        """The Kie client for the running event loop (httpx pools are bound to one loop)."""
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            client = KieClient(
+                self.kie_api_key, self.kie_base_url, self.kie_upload_base_url,
+                timeout_s=self.settings.kie.timeout_s,
+            )
+            self._clients[loop_id] = client
+        return client
+
+    def query_limiter(self) -> AsyncLimiter:
+        """Spends Kie's recordInfo budget (per key per second) for this process."""
+        loop_id = id(asyncio.get_running_loop())
+        limiter = self._limiters.get(loop_id)
+        if limiter is None:
+            limiter = AsyncLimiter(self.settings.kie.query_limit, 1.0)
+            self._limiters[loop_id] = limiter
+        return limiter
+
+    def callback_url(self, job_id: str, secret: str) -> str | None:
+        """Where Kie should POST when the task ends; None when Kie could not reach us."""
+        base = self.settings.resolved_public_url
+        host = urlparse(base).hostname or ""
+        if not self.settings.uses_emulator and host in ("localhost", "127.0.0.1", "::1"):
+            return None
+        return f"{base}/api/v1/callbacks/kie/{job_id}/{secret}"
+
+    def download_hosts(self) -> frozenset[str]:
+        if self.settings.uses_emulator:
+            return KIE_CDN_HOSTS | {urlparse(self.local_url).netloc}
+        return KIE_CDN_HOSTS
+
+    def executor_id(self) -> str:
+        return self.settings.executor_id or f"{socket.gethostname()}-{self.role}"
+
+    async def aclose(self) -> None:
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.pop(loop_id, None)
+        if client is not None:
+            await client.aclose()
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("image2ad runtime is not started")
+    return _current

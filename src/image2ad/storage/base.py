@@ -1,0 +1,45 @@
+"""Where results and uploads live. Keys are made by the server, never taken from users."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StorageError(Exception):
+    """The store could not complete an operation."""
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+class Storage(Protocol):
+    async def write(self, key: str, chunks: AsyncIterator[bytes]) -> StoredObject:
+        """Stream chunks to `key`; the object appears whole or not at all."""
+        ...
+
+    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Stream the object's bytes [start, end] (inclusive end, like HTTP Range)."""
+        ...
+
+    async def size(self, key: str) -> int: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def check(self) -> None:
+        """Raise StorageError when the store is unreachable (readiness probe)."""
+        ...
+
+    def local_path(self, key: str) -> str | None:
+        """A filesystem path when the store is a local folder (lets the server use sendfile)."""
+        ...
