@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.background_tasks = set()
+    app.state.emulator = emulator_app.state.emulator if emulator_app is not None else None
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

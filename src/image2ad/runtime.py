@@ -33,7 +33,7 @@ class Runtime:
     catalog: Catalog
     signer: LinkSigner
     role: str = "serve"
-    _clients: dict[int, KieClient] = field(default_factory=dict)
+    _clients: dict[int, tuple[asyncio.AbstractEventLoop, KieClient]] = field(default_factory=dict)
     _limiters: dict[int, AsyncLimiter] = field(default_factory=dict)
 
     @classmethod
@@ -72,15 +72,15 @@ class Runtime:
 
     def kie(self) -> KieClient:
         """The Kie client for the running event loop (httpx pools are bound to one loop)."""
-        loop_id = id(asyncio.get_running_loop())
-        client = self._clients.get(loop_id)
-        if client is None:
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(id(loop))
+        if entry is None:
             client = KieClient(
                 self.kie_api_key, self.kie_base_url, self.kie_upload_base_url,
                 timeout_s=self.settings.kie.timeout_s,
             )
-            self._clients[loop_id] = client
-        return client
+            entry = self._clients[id(loop)] = (loop, client)
+        return entry[1]
 
     def query_limiter(self) -> AsyncLimiter:
         """Spends Kie's recordInfo budget (per key per second) for this process."""
@@ -108,10 +108,15 @@ class Runtime:
         return self.settings.executor_id or f"{socket.gethostname()}-{self.role}"
 
     async def aclose(self) -> None:
-        loop_id = id(asyncio.get_running_loop())
-        client = self._clients.pop(loop_id, None)
-        if client is not None:
-            await client.aclose()
+        """Close every loop's client, each on its own loop (DBOS runs workflows on another)."""
+        here = asyncio.get_running_loop()
+        for loop, client in list(self._clients.values()):
+            if loop is here:
+                await client.aclose()
+            elif loop.is_running():
+                future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                await asyncio.wrap_future(future)
+        self._clients.clear()
 
 
 _current: Runtime | None = None

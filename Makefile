@@ -1,0 +1,47 @@
+# image2ad — run `make help` for the list of targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the locked dependencies
+
+run: install ## Migrate the database and serve on http://127.0.0.1:$(PORT)
+	$(BIN)/image2ad db upgrade
+	PORT=$(PORT) $(BIN)/image2ad serve
+
+test: install ## Run the whole test suite (SQLite and PostgreSQL)
+	$(BIN)/pytest
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+lock: ## Re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean: ## Remove the virtualenv and caches (keeps your data dir)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help install run test lint format lock clean
