@@ -1,0 +1,85 @@
+"""Crash point P2: createTask reached Kie but the task id was never saved."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import httpx
+
+from image2ad.jobs import repository, service
+from image2ad.jobs.schemas import JobCreate
+from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.models import User
+from image2ad.models.base import utcnow
+from tests.fixtures.factories import assert_ledger_invariants
+from tests.fixtures.live_app import LiveApp
+
+PROMPT = "Neon running shoes, night city"
+
+
+def uncertain_job(live_app: LiveApp, user_id: str, grace: timedelta) -> tuple[str, str]:
+    """A job left as the submit workflow leaves it after an unanswered createTask."""
+    rt = live_app.app.state.runtime
+    with live_app.db.session() as session:
+        job = service.create_job(
+            session, session.get_one(User, user_id),
+            JobCreate(type="text-to-image", prompt=PROMPT),  # type: ignore[arg-type]
+            catalog=rt.catalog, deadline=timedelta(minutes=5),
+        ).job
+        repository.transition(
+            session, job.id, JobStatus.PROCESSING, stage=JobStage.SUBMITTING.value,
+            started_at=utcnow(), next_check_at=utcnow() + grace,
+        )
+        return job.id, str(rt.callback_url(job.id, job.callback_secret))
+
+
+def send_create_task(live_app: LiveApp, callback_url: str) -> str:
+    rt = live_app.app.state.runtime
+    with httpx.Client(base_url=rt.kie_base_url,
+                      headers={"Authorization": f"Bearer {rt.kie_api_key}"}) as kie:
+        reply = kie.post("/api/v1/jobs/createTask", json={
+            "model": "google/nano-banana", "callBackUrl": callback_url,
+            "input": {"prompt": PROMPT, "aspect_ratio": "1:1", "output_format": "png"},
+        }).json()
+    return str(reply["data"]["taskId"])
+
+
+def test_callback_naming_the_job_adopts_the_orphan_task(live_app: LiveApp) -> None:
+    user = live_app.user()
+    job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(minutes=5))
+    task_id = send_create_task(live_app, callback_url)
+    with live_app.client(user) as client:
+        done = live_app.wait_job(client, job_id)
+    assert done["status"] == "completed" and done["task_id"] == task_id
+    tasks_for_job = [t for t in live_app.emulator.tasks.values() if t.callback_url == callback_url]
+    assert len(tasks_for_job) == 1  # adopted, not resubmitted
+    assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_without_a_callback_the_job_is_resubmitted_after_the_grace_period(
+    live_app: LiveApp,
+) -> None:
+    user = live_app.user()
+    job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(seconds=0))
+    with live_app.client(user) as client:
+        done = live_app.wait_job(client, job_id)
+    assert done["status"] == "completed"
+    with live_app.db.session(read_only=True) as session:
+        job = repository.get(session, job_id)
+        assert job is not None and job.submit_attempts == 2
+    assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_a_callback_for_someone_elses_task_is_not_adopted(live_app: LiveApp) -> None:
+    """A forged callback naming our job but carrying another task's id changes nothing."""
+    user = live_app.user()
+    job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(minutes=5))
+    foreign_task = send_create_task(live_app, "https://elsewhere.example/cb")
+    with live_app.client() as client:
+        response = client.post(callback_url, json={"code": 200, "data": {"taskId": foreign_task}})
+        assert response.status_code == 200
+    time.sleep(1.0)  # the adoption check runs after the callback is answered
+    with live_app.client(user) as client:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["task_id"] is None and job["status"] == "processing"
