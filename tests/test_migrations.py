@@ -14,7 +14,8 @@ def test_models_match_migrations(db: Database) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = [
-            d for d in compare_metadata(context, Base.metadata)
+            d
+            for d in compare_metadata(context, Base.metadata)
             # DBOS keeps its tables beside ours in the SQLite file; they are not ours to model.
             if not (d[0] == "remove_table" and d[1].name not in Base.metadata.tables)
         ]

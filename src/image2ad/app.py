@@ -114,7 +114,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(
-            _error_body(exc.code, exc.message, **exc.extra), status_code=exc.status_code,
+            _error_body(exc.code, exc.message, **exc.extra),
+            status_code=exc.status_code,
             headers=exc.headers,
         )
 
@@ -126,9 +127,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = first.get("msg", "Invalid request.")
         text = f"{field}: {message}" if field else message
         return JSONResponse(
-            _error_body("invalid_input", text, field=field,
-                        details=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")}
-                                 for e in exc.errors()]),
+            _error_body(
+                "invalid_input",
+                text,
+                field=field,
+                details=[
+                    {"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()
+                ],
+            ),
             status_code=422,
         )
 
@@ -137,7 +143,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
         return JSONResponse(
             _error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
-            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)

@@ -56,7 +56,7 @@ class JobSettings(BaseSettings):
     image_deadline_s: float = Field(15 * 60, description="Deadline for image jobs")
     video_deadline_s: float = Field(30 * 60, description="Deadline for video jobs")
     poll_schedule_s: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [3, 5, 10, 15, 20, 30],
+        default_factory=lambda: [3.0, 5.0, 10.0, 15.0, 20.0, 30.0],
         description="Widening recordInfo poll intervals; the last repeats",
     )
     submit_grace_s: float = Field(
@@ -155,5 +155,3 @@ class Settings(BaseSettings):
                 "IMAGE2AD_SECRET_KEY must be set to a private random value outside the "
                 "embedded/dev setup (SQLite + built-in emulator)."
             )
-
-

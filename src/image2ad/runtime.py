@@ -76,7 +76,9 @@ class Runtime:
         entry = self._clients.get(id(loop))
         if entry is None:
             client = KieClient(
-                self.kie_api_key, self.kie_base_url, self.kie_upload_base_url,
+                self.kie_api_key,
+                self.kie_base_url,
+                self.kie_upload_base_url,
                 timeout_s=self.settings.kie.timeout_s,
             )
             entry = self._clients[id(loop)] = (loop, client)

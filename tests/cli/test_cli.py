@@ -12,8 +12,12 @@ def run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     env = {**os.environ, "IMAGE2AD_DATA_DIR": str(data_dir)}
     env.pop("IMAGE2AD_DATABASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "image2ad", *args], env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-m", "image2ad", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if check:
         assert result.returncode == 0, result.stderr
@@ -41,8 +45,12 @@ def test_serve_refuses_the_dev_secret_outside_the_embedded_shape(tmp_path: Path)
     env = {**os.environ, "IMAGE2AD_DATA_DIR": str(tmp_path), "KIE_API_KEY": "real-key"}
     env.pop("IMAGE2AD_SECRET_KEY", None)
     result = subprocess.run(
-        [sys.executable, "-m", "image2ad", "serve", "--port", "1"], env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "image2ad", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "IMAGE2AD_SECRET_KEY" in result.stderr

@@ -64,9 +64,7 @@ def test_racing_charges_never_overdraw(db: Database) -> None:
     def charge(_: int) -> bool:
         try:
             with db.session() as session:
-                service.charge_for_job(
-                    session, user_id=user.id, job_id=str(uuid.uuid4()), amount=1
-                )
+                service.charge_for_job(session, user_id=user.id, job_id=str(uuid.uuid4()), amount=1)
             return True
         except InsufficientCredits:
             return False

@@ -47,8 +47,12 @@ def test_bad_input_gets_422_naming_the_field_and_charges_nothing(live_app: LiveA
             assert field in error["message"] or error.get("field") == field, (field, error)
         blank = client.post("/api/v1/jobs", json={**BODY, "prompt": "   "})
         assert blank.status_code == 422
-        assert client.post("/api/v1/jobs", content=b"{not json",
-                           headers={"content-type": "application/json"}).status_code == 422
+        assert (
+            client.post(
+                "/api/v1/jobs", content=b"{not json", headers={"content-type": "application/json"}
+            ).status_code
+            == 422
+        )
         assert client.get("/api/v1/me").json()["credits"] == 2
     with live_app.db.session(read_only=True) as session:
         assert session.scalar(sa.select(sa.func.count()).where(Job.user_id == user.id)) == 0
@@ -62,9 +66,14 @@ def test_short_balance_gets_402_and_nothing_is_charged(live_app: LiveApp) -> Non
         assert response.json()["error"]["code"] == "insufficient_credits"
         assert client.get("/api/v1/jobs").json() == {"items": [], "next_cursor": None}
     with live_app.db.session(read_only=True) as session:
-        assert session.scalars(
-            sa.select(CreditEntry).where(CreditEntry.user_id == user.id, CreditEntry.kind != "grant")
-        ).all() == []
+        assert (
+            session.scalars(
+                sa.select(CreditEntry).where(
+                    CreditEntry.user_id == user.id, CreditEntry.kind != "grant"
+                )
+            ).all()
+            == []
+        )
 
 
 def test_parallel_jobs_never_overdraw_the_balance(live_app: LiveApp) -> None:
@@ -132,8 +141,9 @@ def test_listing_filters_searches_and_pages(live_app: LiveApp) -> None:
     user = live_app.user(credits=5)
     with live_app.client(user) as client:
         ids = [
-            client.post("/api/v1/jobs", json={**BODY, "prompt": f"Poster {n} for the spring drop"})
-            .json()["id"]
+            client.post(
+                "/api/v1/jobs", json={**BODY, "prompt": f"Poster {n} for the spring drop"}
+            ).json()["id"]
             for n in range(3)
         ]
         client.post("/api/v1/jobs", json={**BODY, "prompt": "Winter boots 50%_off"})
@@ -185,5 +195,9 @@ def test_health_and_openapi(live_app: LiveApp) -> None:
         ready = client.get("/readyz").json()
         assert ready["status"] == "ok" and ready["checks"] == {"database": "ok", "storage": "ok"}
         paths = client.get("/openapi.json").json()["paths"]
-        assert {"/api/v1/me", "/api/v1/jobs", "/api/v1/jobs/{job_id}",
-                "/api/v1/jobs/{job_id}/result"} <= set(paths)
+        assert {
+            "/api/v1/me",
+            "/api/v1/jobs",
+            "/api/v1/jobs/{job_id}",
+            "/api/v1/jobs/{job_id}/result",
+        } <= set(paths)

@@ -23,25 +23,36 @@ def uncertain_job(live_app: LiveApp, user_id: str, grace: timedelta) -> tuple[st
     rt = live_app.app.state.runtime
     with live_app.db.session() as session:
         job = service.create_job(
-            session, session.get_one(User, user_id),
+            session,
+            session.get_one(User, user_id),
             JobCreate(type="text-to-image", prompt=PROMPT),  # type: ignore[arg-type]
-            catalog=rt.catalog, deadline=timedelta(minutes=5),
+            catalog=rt.catalog,
+            deadline=timedelta(minutes=5),
         ).job
         repository.transition(
-            session, job.id, JobStatus.PROCESSING, stage=JobStage.SUBMITTING.value,
-            started_at=utcnow(), next_check_at=utcnow() + grace,
+            session,
+            job.id,
+            JobStatus.PROCESSING,
+            stage=JobStage.SUBMITTING.value,
+            started_at=utcnow(),
+            next_check_at=utcnow() + grace,
         )
         return job.id, str(rt.callback_url(job.id, job.callback_secret))
 
 
 def send_create_task(live_app: LiveApp, callback_url: str) -> str:
     rt = live_app.app.state.runtime
-    with httpx.Client(base_url=rt.kie_base_url,
-                      headers={"Authorization": f"Bearer {rt.kie_api_key}"}) as kie:
-        reply = kie.post("/api/v1/jobs/createTask", json={
-            "model": "google/nano-banana", "callBackUrl": callback_url,
-            "input": {"prompt": PROMPT, "aspect_ratio": "1:1", "output_format": "png"},
-        }).json()
+    with httpx.Client(
+        base_url=rt.kie_base_url, headers={"Authorization": f"Bearer {rt.kie_api_key}"}
+    ) as kie:
+        reply = kie.post(
+            "/api/v1/jobs/createTask",
+            json={
+                "model": "google/nano-banana",
+                "callBackUrl": callback_url,
+                "input": {"prompt": PROMPT, "aspect_ratio": "1:1", "output_format": "png"},
+            },
+        ).json()
     return str(reply["data"]["taskId"])
 
 
@@ -61,7 +72,7 @@ def test_without_a_callback_the_job_is_resubmitted_after_the_grace_period(
     live_app: LiveApp,
 ) -> None:
     user = live_app.user()
-    job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(seconds=0))
+    job_id, _ = uncertain_job(live_app, user.id, grace=timedelta(seconds=0))
     with live_app.client(user) as client:
         done = live_app.wait_job(client, job_id)
     assert done["status"] == "completed"

@@ -105,7 +105,8 @@ def test_provider_failure_fails_the_job_and_refunds_once(live_app: LiveApp) -> N
         live_app.emulator.settings.image_duration_s = 0.6
     assert done["status"] == "failed"
     assert done["error"] == {
-        "code": "provider_failed_400", "message": "Prompt violates the content policy"
+        "code": "provider_failed_400",
+        "message": "Prompt violates the content policy",
     }
     assert done["credits_refunded"] == 1
     assert_ledger_invariants(live_app.db, user.id)
@@ -148,7 +149,8 @@ def test_deadline_fails_a_job_that_never_finishes(live_app: LiveApp) -> None:
             _wait_task_id(live_app, client, job["id"])
             with live_app.db.session() as session:
                 session.execute(
-                    sa.update(Job).where(Job.id == job["id"])
+                    sa.update(Job)
+                    .where(Job.id == job["id"])
                     .values(deadline_at=utcnow() - timedelta(seconds=1))
                 )
             done = live_app.wait_job(client, job["id"])
@@ -169,9 +171,11 @@ def test_accepted_job_whose_workflow_never_started_is_recovered(live_app: LiveAp
     rt = live_app.app.state.runtime
     with live_app.db.session() as session:
         accepted = service.create_job(
-            session, session.get_one(User, user.id),
+            session,
+            session.get_one(User, user.id),
             JobCreate(type="text-to-image", prompt=PROMPT),  # type: ignore[arg-type]
-            catalog=rt.catalog, deadline=timedelta(minutes=5),
+            catalog=rt.catalog,
+            deadline=timedelta(minutes=5),
         )
         accepted.job.next_check_at = utcnow()
         job_id = accepted.job.id

@@ -19,8 +19,9 @@ def test_provider_429_on_create_delays_jobs_without_failing_or_duplicating(
     try:
         with live_app.client(user) as client:
             ids = [
-                client.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": f"ad {n}"})
-                .json()["id"]
+                client.post(
+                    "/api/v1/jobs", json={"type": "text-to-image", "prompt": f"ad {n}"}
+                ).json()["id"]
                 for n in range(6)
             ]
             jobs = [live_app.wait_job(client, job_id, timeout=60) for job_id in ids]

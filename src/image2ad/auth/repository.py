@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-
-from datetime import datetime
 
 from image2ad.models import ApiKey, User
 

@@ -36,7 +36,11 @@ def normalize_email(email: str) -> str:
 
 
 def create_user(
-    session: Session, email: str, *, password: str | None = None, credits_granted: int = 0,
+    session: Session,
+    email: str,
+    *,
+    password: str | None = None,
+    credits_granted: int = 0,
     is_admin: bool = False,
 ) -> User:
     email = normalize_email(email)

@@ -62,14 +62,21 @@ def _upload(api: httpx.Client, image: Path) -> str:
 
 def _wait(api: httpx.Client, job: dict[str, Any], timeout: float) -> dict[str, Any]:
     started = time.monotonic()
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task(job["status"], total=100)
         while job["status"] not in TERMINAL:
             if time.monotonic() - started > timeout:
-                typer.secho(f"still {job['status']} after {timeout:.0f}s; job {job['id']}",
-                            err=True, fg="yellow")
+                typer.secho(
+                    f"still {job['status']} after {timeout:.0f}s; job {job['id']}",
+                    err=True,
+                    fg="yellow",
+                )
                 raise typer.Exit(3)
             time.sleep(1.0)
             job = _check(api.get(f"/api/v1/jobs/{job['id']}"))

@@ -58,8 +58,9 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     application = create_app(settings, worker=worker)
     typer.echo(f"image2ad serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=True)
+    uvicorn.run(
+        application, host=settings.host, port=settings.port, log_level="info", proxy_headers=True
+    )
 
 
 @app.command("worker")
@@ -176,9 +177,11 @@ def emulator(
     from image2ad.providers.emulator.settings import EmulatorSettings
 
     settings = EmulatorSettings(
-        api_key=api_key, webhook_hmac_key=hmac_key,
+        api_key=api_key,
+        webhook_hmac_key=hmac_key,
         public_url=public_url or f"http://{host}:{port}",
-        image_duration_s=image_seconds, video_duration_s=video_seconds,
+        image_duration_s=image_seconds,
+        video_duration_s=video_seconds,
     )
     serve_emulator(settings, host, port)
 
@@ -189,5 +192,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-

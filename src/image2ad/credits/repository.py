@@ -8,8 +8,13 @@ from image2ad.models import CreditEntry, CreditKind, User
 
 
 def add_entry(
-    session: Session, *, user_id: str, kind: CreditKind, amount: int,
-    job_id: str | None = None, note: str = "",
+    session: Session,
+    *,
+    user_id: str,
+    kind: CreditKind,
+    amount: int,
+    job_id: str | None = None,
+    note: str = "",
 ) -> bool:
     """Append a ledger entry and move the cached balance with it; False if it already existed."""
     written = insert_ignore_conflict(

@@ -25,8 +25,13 @@ def charge_for_job(session: Session, *, user_id: str, job_id: str, amount: int) 
     written = insert_ignore_conflict(
         session,
         CreditEntry.__table__,  # type: ignore[arg-type]
-        {"user_id": user_id, "job_id": job_id, "kind": CreditKind.CHARGE.value,
-         "amount": -amount, "note": "generation"},
+        {
+            "user_id": user_id,
+            "job_id": job_id,
+            "kind": CreditKind.CHARGE.value,
+            "amount": -amount,
+            "note": "generation",
+        },
     )
     if not written:
         raise RuntimeError(f"job {job_id} was already charged")
@@ -35,6 +40,10 @@ def charge_for_job(session: Session, *, user_id: str, job_id: str, amount: int) 
 def refund_for_job(session: Session, *, user_id: str, job_id: str, amount: int) -> bool:
     """Return a job's credits at most once; False when the refund already exists."""
     return repository.add_entry(
-        session, user_id=user_id, kind=CreditKind.REFUND, amount=amount, job_id=job_id,
+        session,
+        user_id=user_id,
+        kind=CreditKind.REFUND,
+        amount=amount,
+        job_id=job_id,
         note="refund",
     )

@@ -39,7 +39,9 @@ async def kie_callback(job_id: str, secret: str, request: Request, rt: RuntimeDe
     task_id = extract_task_id(payload) if isinstance(payload, dict) else None
     hmac_key = rt.settings.kie.webhook_hmac_key
     if hmac_key and not verify_signature(
-        hmac_key, task_id or "", request.headers.get("x-webhook-timestamp", ""),
+        hmac_key,
+        task_id or "",
+        request.headers.get("x-webhook-timestamp", ""),
         request.headers.get("x-webhook-signature", ""),
     ):
         raise NotAuthenticated("Callback signature is not valid.")

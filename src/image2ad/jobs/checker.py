@@ -5,6 +5,7 @@ finds due, stalled and overdue jobs. Checks are cheap and repeatable; only finis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -28,19 +29,23 @@ SWEEP_BATCH = 200
 def outcome_of(record: TaskRecord) -> dict[str, Any]:
     if record.state == TaskState.SUCCESS and record.result_urls:
         return {
-            "kind": "success", "urls": record.result_urls,
+            "kind": "success",
+            "urls": record.result_urls,
             "credits_consumed": record.credits_consumed,
         }
     if record.state == TaskState.SUCCESS:
         return {
-            "kind": "fail", "code": "provider_no_result",
+            "kind": "fail",
+            "code": "provider_no_result",
             "message": "The provider finished without a result file.",
             "credits_consumed": record.credits_consumed,
         }
     reason = record.fail_message or "The provider could not generate this."
     code = f"provider_failed_{record.fail_code}" if record.fail_code else "provider_failed"
     return {
-        "kind": "fail", "code": code, "message": reason,
+        "kind": "fail",
+        "code": code,
+        "message": reason,
         "credits_consumed": record.credits_consumed,
     }
 
@@ -60,10 +65,14 @@ async def check_job(rt: Runtime, job_id: str) -> None:
             record = await rt.kie().record_info(job.task_id)
     except ProviderTaskNotFound:
         if job.submitted_at and utcnow() - job.submitted_at > NOT_FOUND_PATIENCE:
-            await pipeline.enqueue_finish(job_id, {
-                "kind": "fail", "code": "provider_task_lost",
-                "message": "The provider lost track of this generation.",
-            })
+            await pipeline.enqueue_finish(
+                job_id,
+                {
+                    "kind": "fail",
+                    "code": "provider_task_lost",
+                    "message": "The provider lost track of this generation.",
+                },
+            )
         else:
             await asyncio.to_thread(_reschedule, rt, job, None)
         return
@@ -113,8 +122,13 @@ async def adopt_orphan(rt: Runtime, job_id: str, task_id: str) -> bool:
         now = utcnow()
         with rt.db.session() as session:
             return repository.update_active(
-                session, job_id, task_id=task_id, stage=JobStage.WAITING.value,
-                submitted_at=now, next_check_at=now, updated_at=now,
+                session,
+                job_id,
+                task_id=task_id,
+                stage=JobStage.WAITING.value,
+                submitted_at=now,
+                next_check_at=now,
+                updated_at=now,
             )
 
     adopted = await asyncio.to_thread(save)
@@ -139,10 +153,8 @@ class Sweeper:
                 await self.sweep_once()
             except Exception:
                 log.exception("sweep failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
-            except TimeoutError:
-                pass
             self.wake.clear()
 
     async def sweep_once(self) -> None:
@@ -150,10 +162,14 @@ class Sweeper:
         overdue, due = await asyncio.to_thread(self._select, now)
         for job in overdue:
             kind = "video" if job.result_type == "video" else "image"
-            await pipeline.enqueue_finish(job.id, {
-                "kind": "fail", "code": "deadline_exceeded",
-                "message": f"The {kind} was not ready in time. Your credit was returned.",
-            })
+            await pipeline.enqueue_finish(
+                job.id,
+                {
+                    "kind": "fail",
+                    "code": "deadline_exceeded",
+                    "message": f"The {kind} was not ready in time. Your credit was returned.",
+                },
+            )
         for job in due:
             if not await asyncio.to_thread(self._claim, job):
                 continue
@@ -170,8 +186,7 @@ class Sweeper:
             overdue = repository.overdue_jobs(session, now, SWEEP_BATCH)
             overdue_ids = {j.id for j in overdue}
             due = [
-                j for j in repository.due_jobs(session, now, SWEEP_BATCH)
-                if j.id not in overdue_ids
+                j for j in repository.due_jobs(session, now, SWEEP_BATCH) if j.id not in overdue_ids
             ]
             return overdue, due
 
@@ -187,8 +202,13 @@ class Sweeper:
         now = utcnow()
         with self.rt.db.session() as session:
             repository.transition(
-                session, job.id, JobStatus.PENDING, stage=JobStage.QUEUED.value,
-                submit_attempts=job.submit_attempts + 1, next_check_at=now, updated_at=now,
+                session,
+                job.id,
+                JobStatus.PENDING,
+                stage=JobStage.QUEUED.value,
+                submit_attempts=job.submit_attempts + 1,
+                next_check_at=now,
+                updated_at=now,
             )
         log.warning("job %s resubmitted after an uncertain createTask", job.id)
 

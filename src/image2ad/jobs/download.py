@@ -58,8 +58,15 @@ def sniff_image(head: bytes) -> tuple[str, int | None, int | None]:
 
 
 async def store_result(
-    url: str, storage: Storage, key: str, *, allowed_hosts: frozenset[str],
-    plain_http_hosts: frozenset[str], max_bytes: int, timeout_s: float, result_type: str,
+    url: str,
+    storage: Storage,
+    key: str,
+    *,
+    allowed_hosts: frozenset[str],
+    plain_http_hosts: frozenset[str],
+    max_bytes: int,
+    timeout_s: float,
+    result_type: str,
 ) -> StoredResult:
     check_url(url, allowed_hosts, plain_http_hosts)
     head = bytearray()

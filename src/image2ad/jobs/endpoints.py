@@ -29,12 +29,13 @@ IdempotencyKeyHeader = Annotated[
 
 @router.post("/jobs", status_code=202, response_model=JobOut)
 async def create_job(
-    body: JobCreate, user: CurrentUser, rt: RuntimeDep, response: Response,
+    body: JobCreate,
+    user: CurrentUser,
+    rt: RuntimeDep,
+    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobOut:
-    job_out, created, attempt = await asyncio.to_thread(
-        _accept, rt, user.id, body, idempotency_key
-    )
+    job_out, created, attempt = await asyncio.to_thread(_accept, rt, user.id, body, idempotency_key)
     if created:
         await pipeline.enqueue_submit(job_out.id, attempt)
     else:
@@ -52,11 +53,16 @@ def _accept(
         with rt.db.session() as session:
             user = session.get_one(User, user_id)
             accepted = service.create_job(
-                session, user, body, catalog=rt.catalog,
-                deadline=timedelta(seconds=deadline), idempotency_key=key,
+                session,
+                user,
+                body,
+                catalog=rt.catalog,
+                deadline=timedelta(seconds=deadline),
+                idempotency_key=key,
             )
             return (
-                service.to_out(accepted.job, rt.signer), accepted.created,
+                service.to_out(accepted.job, rt.signer),
+                accepted.created,
                 accepted.job.submit_attempts,
             )
     except IntegrityError:
@@ -73,16 +79,24 @@ def _accept(
 
 @router.get("/jobs", response_model=JobList)
 def list_jobs(
-    user: CurrentUser, session: ReadSession, rt: RuntimeDep,
-    type: GenerationType | None = None,  # noqa: A002 - the public query parameter name
+    user: CurrentUser,
+    session: ReadSession,
+    rt: RuntimeDep,
+    type: GenerationType | None = None,
     status: JobStatus | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobList:
     return service.list_jobs(
-        session, user, rt.signer, type_=type.value if type else None,
-        status=status.value if status else None, query=q, cursor=cursor, limit=limit,
+        session,
+        user,
+        rt.signer,
+        type_=type.value if type else None,
+        status=status.value if status else None,
+        query=q,
+        cursor=cursor,
+        limit=limit,
     )
 
 
@@ -112,17 +126,21 @@ async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
     filename = key.rsplit("/", 1)[-1]
     path = rt.storage.local_path(key)
     if path is not None:
-        if not os.path.isfile(path):
+        if not await asyncio.to_thread(os.path.isfile, path):
             raise NotFound("The stored result is missing.")
         # FileResponse answers Range requests, so browsers can seek in videos.
-        return FileResponse(path, media_type=content_type, filename=filename,
-                            content_disposition_type="inline")
+        return FileResponse(
+            path, media_type=content_type, filename=filename, content_disposition_type="inline"
+        )
     try:
         size = await rt.storage.size(key)
     except ObjectNotFound:
         raise NotFound("The stored result is missing.") from None
     return StreamingResponse(
-        rt.storage.read(key), media_type=content_type,
-        headers={"Content-Length": str(size),
-                 "Content-Disposition": f'inline; filename="{filename}"'},
+        rt.storage.read(key),
+        media_type=content_type,
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": f'inline; filename="{filename}"',
+        },
     )

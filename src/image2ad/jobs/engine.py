@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,8 +42,9 @@ def configure(rt: Runtime, *, listen: bool) -> None:
 
 def _sqlite_system_engine(url: str) -> sa.Engine:
     """DBOS's own SQLite engine settings plus WAL, which DBOS leaves off (+40 % measured)."""
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False},
-                              pool_size=8, max_overflow=8)
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -67,7 +67,9 @@ async def launch(rt: Runtime) -> None:
         on_conflict="always_update",
     )
     finish = await DBOS.register_queue_async(
-        pipeline.FINISH_QUEUE, worker_concurrency=16, polling_interval_sec=0.1,
+        pipeline.FINISH_QUEUE,
+        worker_concurrency=16,
+        polling_interval_sec=0.1,
         on_conflict="always_update",
     )
     pipeline.use_queues(create, finish)
@@ -83,8 +85,11 @@ async def delete_finished_workflows(older_than_h: float) -> int:
     deleted = 0
     while True:
         finished = await DBOS.list_workflows_async(
-            status=["SUCCESS", "ERROR", "CANCELLED"], end_time=cutoff, limit=BATCH,
-            load_input=False, load_output=False,
+            status=["SUCCESS", "ERROR", "CANCELLED"],
+            end_time=cutoff,
+            limit=BATCH,
+            load_input=False,
+            load_output=False,
         )
         if not finished:
             return deleted

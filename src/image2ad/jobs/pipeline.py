@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from dbos import DBOS, Queue, SetWorkflowID
 from dbos import error as dbos_error
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 CREATE_QUEUE = "kie-create"
 FINISH_QUEUE = "job-finish"
-DB_STEP = {"retries_allowed": True, "max_attempts": 8, "interval_seconds": 0.2,
-           "backoff_rate": 2.0}
 DOWNLOAD_ATTEMPTS = 4
 # When Kie refuses a create for load reasons, the job goes back to the queue instead of failing.
 REQUEUE_AFTER = timedelta(seconds=15)
@@ -52,7 +51,16 @@ def finish_workflow_id(job_id: str) -> str:
     return f"finish-{job_id}"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
 _queues: dict[str, Queue] = {}
+
+
+def db_step(name: str) -> Callable[[F], F]:
+    """A database step: retried, since a busy or restarting database is a passing fault."""
+    decorator = DBOS.step(
+        name=name, retries_allowed=True, max_attempts=8, interval_seconds=0.2, backoff_rate=2.0
+    )
+    return cast(Callable[[F], F], decorator)
 
 
 def use_queues(*queues: Queue) -> None:
@@ -75,7 +83,7 @@ async def enqueue_finish(job_id: str, outcome: dict[str, Any]) -> None:
 # ---- submit -----------------------------------------------------------------------------------
 
 
-@DBOS.step(name="begin_submit", **DB_STEP)
+@db_step("begin_submit")
 async def begin_submit(job_id: str) -> dict[str, Any] | None:
     """Mark the job processing and return what createTask needs; None when nothing to do."""
 
@@ -87,8 +95,13 @@ async def begin_submit(job_id: str) -> dict[str, Any] | None:
                 return None
             now = utcnow()
             repository.transition(
-                session, job_id, JobStatus.PROCESSING, stage=JobStage.SUBMITTING.value,
-                started_at=job.started_at or now, next_check_at=None, updated_at=now,
+                session,
+                job_id,
+                JobStatus.PROCESSING,
+                stage=JobStage.SUBMITTING.value,
+                started_at=job.started_at or now,
+                next_check_at=None,
+                updated_at=now,
             )
             spec = rt.catalog.get(job.type)
             return {
@@ -105,21 +118,31 @@ async def begin_submit(job_id: str) -> dict[str, Any] | None:
 async def create_task(plan: dict[str, Any]) -> str:
     """Only the createTask call: its return value is the checkpoint that saves the task id."""
     callback = plan["callback_url"]
-    return await current().kie().create_task(
-        plan["model"], plan["input"], callback_url=callback,
-        progress_callback_url=callback if plan["progress"] else None,
+    return (
+        await current()
+        .kie()
+        .create_task(
+            plan["model"],
+            plan["input"],
+            callback_url=callback,
+            progress_callback_url=callback if plan["progress"] else None,
+        )
     )
 
 
-@DBOS.step(name="save_task_id", **DB_STEP)
+@db_step("save_task_id")
 async def save_task_id(job_id: str, task_id: str) -> None:
     def run() -> None:
         rt = current()
         now = utcnow()
         with rt.db.session() as session:
             repository.update_active(
-                session, job_id, task_id=task_id, stage=JobStage.WAITING.value,
-                submitted_at=now, poll_count=0,
+                session,
+                job_id,
+                task_id=task_id,
+                stage=JobStage.WAITING.value,
+                submitted_at=now,
+                poll_count=0,
                 next_check_at=now + timedelta(seconds=rt.settings.jobs.poll_schedule_s[0]),
                 updated_at=now,
             )
@@ -127,9 +150,9 @@ async def save_task_id(job_id: str, task_id: str) -> None:
     await asyncio.to_thread(run)
 
 
-@DBOS.step(name="defer_submit", **DB_STEP)
+@db_step("defer_submit")
 async def defer_submit(job_id: str, delay_s: float, uncertain: bool) -> None:
-    """Retry the submission later: requeue now, or (uncertain) first wait for an orphan's callback."""
+    """Submit again later; when uncertain, first give an orphan task's callback time to arrive."""
 
     def run() -> None:
         rt = current()
@@ -142,20 +165,27 @@ async def defer_submit(job_id: str, delay_s: float, uncertain: bool) -> None:
                 # Stays processing without a task id: a callback naming this job adopts the
                 # orphan task; after the grace period the sweeper resubmits.
                 repository.update_active(
-                    session, job_id, stage=JobStage.SUBMITTING.value,
-                    next_check_at=now + timedelta(seconds=delay_s), updated_at=now,
+                    session,
+                    job_id,
+                    stage=JobStage.SUBMITTING.value,
+                    next_check_at=now + timedelta(seconds=delay_s),
+                    updated_at=now,
                 )
             else:
                 repository.transition(
-                    session, job_id, JobStatus.PENDING, stage=JobStage.QUEUED.value,
+                    session,
+                    job_id,
+                    JobStatus.PENDING,
+                    stage=JobStage.QUEUED.value,
                     submit_attempts=job.submit_attempts + 1,
-                    next_check_at=now + timedelta(seconds=delay_s), updated_at=now,
+                    next_check_at=now + timedelta(seconds=delay_s),
+                    updated_at=now,
                 )
 
     await asyncio.to_thread(run)
 
 
-@DBOS.step(name="fail_job", **DB_STEP)
+@db_step("fail_job")
 async def fail_job(
     job_id: str, code: str, message: str, provider_credits: float | None = None
 ) -> bool:
@@ -200,7 +230,7 @@ def _user_message(exc: ProviderError) -> str:
 # ---- finish -----------------------------------------------------------------------------------
 
 
-@DBOS.step(name="plan_result", **DB_STEP)
+@db_step("plan_result")
 async def plan_result(job_id: str) -> dict[str, Any] | None:
     """Fix the object key (checkpointed, so a re-run writes the same key) and mark downloading."""
 
@@ -224,36 +254,49 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
 
 
 @DBOS.step(
-    name="store_result", retries_allowed=True, max_attempts=DOWNLOAD_ATTEMPTS,
-    interval_seconds=1.0, backoff_rate=2.0,
+    name="store_result",
+    retries_allowed=True,
+    max_attempts=DOWNLOAD_ATTEMPTS,
+    interval_seconds=1.0,
+    backoff_rate=2.0,
     should_retry=lambda exc: isinstance(exc, DownloadFailed),
 )
 async def store_result_step(url: str, key: str, result_type: str) -> dict[str, Any]:
     rt = current()
     stored = await store_result(
-        url, rt.storage, key,
+        url,
+        rt.storage,
+        key,
         allowed_hosts=rt.download_hosts(),
         plain_http_hosts=frozenset({rt.local_url.split("://", 1)[1]})
-        if rt.settings.uses_emulator else frozenset(),
+        if rt.settings.uses_emulator
+        else frozenset(),
         max_bytes=rt.settings.max_result_bytes,
         timeout_s=300.0,
         result_type=result_type,
     )
     return {
-        "size": stored.size, "content_type": stored.content_type,
-        "width": stored.width, "height": stored.height,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "width": stored.width,
+        "height": stored.height,
     }
 
 
-@DBOS.step(name="complete_job", **DB_STEP)
+@db_step("complete_job")
 async def complete_job(
     job_id: str, key: str, meta: dict[str, Any], provider_credits: float | None
 ) -> bool:
     def run() -> bool:
         with current().db.session() as session:
             return service.complete(
-                session, job_id, result_path=key, content_type=meta["content_type"],
-                size=meta["size"], width=meta["width"], height=meta["height"],
+                session,
+                job_id,
+                result_path=key,
+                content_type=meta["content_type"],
+                size=meta["size"],
+                width=meta["width"],
+                height=meta["height"],
                 provider_credits=provider_credits,
             )
 
@@ -266,7 +309,7 @@ async def complete_job(
 
 @DBOS.workflow(name="finish_job")
 async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
-    """Finish a job whose provider outcome is known (confirmed by recordInfo) or whose time is up."""
+    """Finish a job whose outcome recordInfo confirmed, or whose deadline passed."""
     credits_used = outcome.get("credits_consumed")
     if outcome["kind"] != "success":
         await fail_job(job_id, outcome["code"], outcome["message"], credits_used)
@@ -280,8 +323,10 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
     except (DownloadRefused, DownloadFailed, dbos_error.DBOSMaxStepRetriesExceeded) as exc:
         log.warning("result of job %s could not be stored: %s", job_id, exc)
         await fail_job(
-            job_id, "result_unavailable",
-            f"The result could not be retrieved from the provider ({exc}).", credits_used,
+            job_id,
+            "result_unavailable",
+            f"The result could not be retrieved from the provider ({exc}).",
+            credits_used,
         )
         return
     await complete_job(job_id, plan["key"], meta, credits_used)

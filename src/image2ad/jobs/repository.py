@@ -22,9 +22,7 @@ def get_owned(session: Session, job_id: str, user_id: str) -> Job | None:
     )
 
 
-def transition(
-    session: Session, job_id: str, target: JobStatus, **values: Any
-) -> bool:
+def transition(session: Session, job_id: str, target: JobStatus, **values: Any) -> bool:
     """Move a job to `target` only from an allowed status; False when another writer won."""
     result = session.execute(
         sa.update(Job)
@@ -84,8 +82,14 @@ def overdue_jobs(session: Session, now: datetime, limit: int) -> list[Job]:
 
 
 def list_for_user(
-    session: Session, user_id: str, *, type_: str | None, status: str | None, query: str | None,
-    before: tuple[datetime, str] | None, limit: int,
+    session: Session,
+    user_id: str,
+    *,
+    type_: str | None,
+    status: str | None,
+    query: str | None,
+    before: tuple[datetime, str] | None,
+    limit: int,
 ) -> list[Job]:
     stmt = sa.select(Job).where(Job.user_id == user_id, Job.deleted_at.is_(None))
     if type_:
@@ -106,7 +110,9 @@ def list_for_user(
 
 def get_idempotency(session: Session, user_id: str, key: str) -> IdempotencyKey | None:
     return session.scalar(
-        sa.select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        sa.select(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+        )
     )
 
 

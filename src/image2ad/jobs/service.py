@@ -39,8 +39,13 @@ def request_hash(request: JobCreate) -> str:
 
 
 def create_job(
-    session: Session, user: User, request: JobCreate, *, catalog: Catalog,
-    deadline: timedelta, idempotency_key: str | None = None,
+    session: Session,
+    user: User,
+    request: JobCreate,
+    *,
+    catalog: Catalog,
+    deadline: timedelta,
+    idempotency_key: str | None = None,
 ) -> Accepted:
     """Validate, insert the job, charge it and remember the idempotency key, all in one unit."""
     digest = request_hash(request)
@@ -67,9 +72,7 @@ def create_job(
             field="source_upload_id",
         )
     if not spec.needs_image and request.source_upload_id:
-        raise InvalidInput(
-            f"{spec.type.value} takes no reference image.", field="source_upload_id"
-        )
+        raise InvalidInput(f"{spec.type.value} takes no reference image.", field="source_upload_id")
 
     now = utcnow()
     job = Job(
@@ -96,8 +99,12 @@ def create_job(
     if idempotency_key is not None:
         session.add(
             IdempotencyKey(
-                user_id=user.id, key=idempotency_key, request_hash=digest, job_id=job.id,
-                created_at=now, expires_at=now + IDEMPOTENCY_TTL,
+                user_id=user.id,
+                key=idempotency_key,
+                request_hash=digest,
+                job_id=job.id,
+                created_at=now,
+                expires_at=now + IDEMPOTENCY_TTL,
             )
         )
     session.flush()
@@ -122,7 +129,12 @@ def get_owned(session: Session, user: User, job_id: str) -> Job:
 
 
 def fail_and_refund(
-    session: Session, job_id: str, *, code: str, message: str, status: JobStatus = JobStatus.FAILED,
+    session: Session,
+    job_id: str,
+    *,
+    code: str,
+    message: str,
+    status: JobStatus = JobStatus.FAILED,
     provider_credits: float | None = None,
 ) -> bool:
     """End a job as failed/canceled and return its credits, once; False if it already ended."""
@@ -131,72 +143,123 @@ def fail_and_refund(
         return False
     now = utcnow()
     if not repository.transition(
-        session, job_id, status, error_code=code, error_message=message[:2000],
-        completed_at=now, next_check_at=None, credits_refunded=job.credits_charged,
-        provider_credits_consumed=provider_credits, updated_at=now,
+        session,
+        job_id,
+        status,
+        error_code=code,
+        error_message=message[:2000],
+        completed_at=now,
+        next_check_at=None,
+        credits_refunded=job.credits_charged,
+        provider_credits_consumed=provider_credits,
+        updated_at=now,
     ):
         return False
-    credits.refund_for_job(
-        session, user_id=job.user_id, job_id=job.id, amount=job.credits_charged
+    credits.refund_for_job(session, user_id=job.user_id, job_id=job.id, amount=job.credits_charged)
+    _record_usage(
+        session, job, outcome=status.value, finished=now, provider_credits=provider_credits
     )
-    _record_usage(session, job, outcome=status.value, finished=now, provider_credits=provider_credits)
     return True
 
 
 def complete(
-    session: Session, job_id: str, *, result_path: str, content_type: str, size: int,
-    width: int | None, height: int | None, duration_s: float | None = None,
-    poster_path: str | None = None, provider_credits: float | None = None,
+    session: Session,
+    job_id: str,
+    *,
+    result_path: str,
+    content_type: str,
+    size: int,
+    width: int | None,
+    height: int | None,
+    duration_s: float | None = None,
+    poster_path: str | None = None,
+    provider_credits: float | None = None,
 ) -> bool:
     job = repository.get(session, job_id)
     if job is None:
         return False
     now = utcnow()
     if not repository.transition(
-        session, job_id, JobStatus.COMPLETED, stage=None, progress=100, result_path=result_path,
-        result_content_type=content_type, result_size=size, result_width=width,
-        result_height=height, result_duration_s=duration_s, poster_path=poster_path,
-        completed_at=now, next_check_at=None, provider_credits_consumed=provider_credits,
+        session,
+        job_id,
+        JobStatus.COMPLETED,
+        stage=None,
+        progress=100,
+        result_path=result_path,
+        result_content_type=content_type,
+        result_size=size,
+        result_width=width,
+        result_height=height,
+        result_duration_s=duration_s,
+        poster_path=poster_path,
+        completed_at=now,
+        next_check_at=None,
+        provider_credits_consumed=provider_credits,
         updated_at=now,
     ):
         return False
-    _record_usage(session, job, outcome="completed", finished=now, provider_credits=provider_credits)
+    _record_usage(
+        session, job, outcome="completed", finished=now, provider_credits=provider_credits
+    )
     return True
 
 
 def _record_usage(
-    session: Session, job: Job, *, outcome: str, finished: datetime,
+    session: Session,
+    job: Job,
+    *,
+    outcome: str,
+    finished: datetime,
     provider_credits: float | None,
 ) -> None:
     repository.add_usage_event(
         session,
         UsageEvent(
-            job_id=job.id, user_id=job.user_id, type=job.type, model=job.model, outcome=outcome,
+            job_id=job.id,
+            user_id=job.user_id,
+            type=job.type,
+            model=job.model,
+            outcome=outcome,
             credits=job.credits_charged if outcome == "completed" else 0,
             duration_ms=int((finished - job.created_at).total_seconds() * 1000),
-            provider_task_id=job.task_id, provider_credits_consumed=provider_credits,
+            provider_task_id=job.task_id,
+            provider_credits_consumed=provider_credits,
         ),
     )
 
 
 def to_out(job: Job, signer: LinkSigner) -> JobOut:
     error = (
-        JobError(code=job.error_code, message=job.error_message or "")
-        if job.error_code else None
+        JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
     )
     result_url = None
     if job.status == JobStatus.COMPLETED.value and job.result_path:
         result_url = f"/api/v1/files/{signer.sign(job.id, job.result_path)}"
     return JobOut(
-        id=job.id, type=job.type, status=job.status, stage=job.stage, progress=job.progress,  # type: ignore[arg-type]
-        prompt=job.prompt, params=job.params, model=job.model, task_id=job.task_id,
-        result_type=job.result_type,  # type: ignore[arg-type]
-        result_path=job.result_path, result_url=result_url,
-        result_content_type=job.result_content_type, result_width=job.result_width,
-        result_height=job.result_height, result_duration_s=job.result_duration_s,
-        source_image_url=job.source_image_url, source_upload_id=job.source_upload_id,
-        error=error, credits_charged=job.credits_charged, credits_refunded=job.credits_refunded,
-        created_at=job.created_at, started_at=job.started_at, completed_at=job.completed_at,
+        id=job.id,
+        type=job.type,
+        status=job.status,
+        stage=job.stage,
+        progress=job.progress,
+        prompt=job.prompt,
+        params=job.params,
+        model=job.model,
+        task_id=job.task_id,
+        result_type=job.result_type,
+        result_path=job.result_path,
+        result_url=result_url,
+        result_content_type=job.result_content_type,
+        result_width=job.result_width,
+        result_height=job.result_height,
+        result_duration_s=job.result_duration_s,
+        source_image_url=job.source_image_url,
+        source_upload_id=job.source_upload_id,
+        error=error,
+        credits_charged=job.credits_charged,
+        credits_refunded=job.credits_refunded,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
     )
 
 
@@ -215,8 +278,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_jobs(
-    session: Session, user: User, signer: LinkSigner, *, type_: str | None, status: str | None,
-    query: str | None, cursor: str | None, limit: int,
+    session: Session,
+    user: User,
+    signer: LinkSigner,
+    *,
+    type_: str | None,
+    status: str | None,
+    query: str | None,
+    cursor: str | None,
+    limit: int,
 ) -> JobList:
     before = decode_cursor(cursor) if cursor else None
     rows = repository.list_for_user(

@@ -32,8 +32,9 @@ class CreditEntry(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[str | None] = mapped_column(sa.String(36))
     kind: Mapped[str] = mapped_column(sa.String(16))

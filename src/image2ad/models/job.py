@@ -10,7 +10,7 @@ from image2ad.models.base import Base, UTCDateTime, new_id, utcnow
 
 
 class Job(Base):
-    """One generation. Keeps the original system's columns: task_id, result_type, source_image_url."""
+    """One generation. Keeps the seed's columns: task_id, result_type, source_image_url."""
 
     __tablename__ = "jobs"
     __table_args__ = (

@@ -115,8 +115,13 @@ def _image_params() -> dict[str, ParamSpec]:
 
 def _video_params() -> dict[str, ParamSpec]:
     square_to_landscape = {
-        "1:1": "landscape", "16:9": "landscape", "4:3": "landscape", "9:16": "portrait",
-        "3:4": "portrait", "4:5": "portrait", "square": "landscape",
+        "1:1": "landscape",
+        "16:9": "landscape",
+        "4:3": "landscape",
+        "9:16": "portrait",
+        "3:4": "portrait",
+        "4:5": "portrait",
+        "square": "landscape",
     }
     return {
         "aspect_ratio": ParamSpec(
@@ -130,23 +135,40 @@ def _video_params() -> dict[str, ParamSpec]:
 def default_specs() -> dict[GenerationType, ModelSpec]:
     return {
         GenerationType.TEXT_TO_IMAGE: ModelSpec(
-            type=GenerationType.TEXT_TO_IMAGE, model="google/nano-banana", label="Text to Image",
-            result_type="image", params=_image_params(),
+            type=GenerationType.TEXT_TO_IMAGE,
+            model="google/nano-banana",
+            label="Text to Image",
+            result_type="image",
+            params=_image_params(),
         ),
         GenerationType.IMAGE_TO_IMAGE: ModelSpec(
-            type=GenerationType.IMAGE_TO_IMAGE, model="google/nano-banana-edit",
-            label="Image to Image", result_type="image", params=_image_params(),
-            min_images=1, max_images=1,
+            type=GenerationType.IMAGE_TO_IMAGE,
+            model="google/nano-banana-edit",
+            label="Image to Image",
+            result_type="image",
+            params=_image_params(),
+            min_images=1,
+            max_images=1,
         ),
         GenerationType.TEXT_TO_VIDEO: ModelSpec(
-            type=GenerationType.TEXT_TO_VIDEO, model="sora-2-text-to-video", label="Text to Video",
-            result_type="video", prompt_max=10000, params=_video_params(),
+            type=GenerationType.TEXT_TO_VIDEO,
+            model="sora-2-text-to-video",
+            label="Text to Video",
+            result_type="video",
+            prompt_max=10000,
+            params=_video_params(),
             supports_progress_callback=True,
         ),
         GenerationType.IMAGE_TO_VIDEO: ModelSpec(
-            type=GenerationType.IMAGE_TO_VIDEO, model="sora-2-image-to-video",
-            label="Image to Video", result_type="video", prompt_max=10000,
-            params=_video_params(), min_images=1, max_images=1, supports_progress_callback=True,
+            type=GenerationType.IMAGE_TO_VIDEO,
+            model="sora-2-image-to-video",
+            label="Image to Video",
+            result_type="video",
+            prompt_max=10000,
+            params=_video_params(),
+            min_images=1,
+            max_images=1,
+            supports_progress_callback=True,
         ),
     }
 

@@ -26,7 +26,7 @@ class Storage(Protocol):
         """Stream chunks to `key`; the object appears whole or not at all."""
         ...
 
-    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Stream the object's bytes [start, end] (inclusive end, like HTTP Range)."""
         ...
 
