@@ -1,0 +1,54 @@
+import time
+
+from tests.fixtures.emulator import StartEmulator, create_task
+
+BODY = {"model": "google/nano-banana", "input": {"prompt": "x"}}
+
+
+def test_create_limit_answers_http_429_until_the_window_passes(
+    start_emulator: StartEmulator,
+) -> None:
+    emu = start_emulator(create_limit=3, create_period_s=0.3)
+    with emu.client() as client:
+        accepted = [create_task(client) for _ in range(3)]
+        limited = client.post("/api/v1/jobs/createTask", json=BODY)
+        time.sleep(0.35)
+        again = client.post("/api/v1/jobs/createTask", json=BODY)
+
+    assert len(accepted) == 3
+    assert limited.status_code == 429
+    assert limited.json()["code"] == 429
+    assert len(emu.state.tasks) == 4
+    assert again.json()["code"] == 200
+
+
+def test_create_limit_is_per_account(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(api_key=None, create_limit=1, create_period_s=10)
+    with emu.client(api_key="account-a") as a, emu.client(api_key="account-b") as b:
+        create_task(a)
+        create_task(b)
+        limited = a.post("/api/v1/jobs/createTask", json=BODY)
+
+    assert limited.status_code == 429
+
+
+def test_record_info_limit_answers_http_429(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(query_limit=2, query_period_s=10)
+    with emu.client() as client:
+        task_id = create_task(client)
+        replies = [
+            client.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}) for _ in range(3)
+        ]
+
+    assert [r.status_code for r in replies] == [200, 200, 429]
+    assert replies[2].json()["code"] == 429
+
+
+def test_latency_knob_delays_every_api_response(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(latency_s=0.2)
+    with emu.client() as client:
+        started = time.monotonic()
+        client.get("/api/v1/chat/credit")
+        elapsed = time.monotonic() - started
+
+    assert 0.2 <= elapsed < 1.0
