@@ -22,6 +22,7 @@ from image2ad.jobs import callbacks, engine
 from image2ad.jobs import endpoints as jobs
 from image2ad.jobs.checker import Sweeper
 from image2ad.runtime import Runtime, install
+from image2ad.uploads import endpoints as uploads
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(account.router)
+    app.include_router(uploads.router)
     app.include_router(jobs.router)
     app.include_router(files.router)
     app.include_router(callbacks.router)

@@ -26,9 +26,13 @@ async def signed_file(token: str, rt: RuntimeDep) -> Response:
             job = repository.get(session, target.job_id)
             if job is None or job.deleted_at is not None:
                 return None
-            if job.status != JobStatus.COMPLETED.value or job.result_path != target.key:
+            if job.status != JobStatus.COMPLETED.value:
                 return None
-            return job.result_content_type or "application/octet-stream"
+            if target.key == job.result_path:
+                return job.result_content_type or "application/octet-stream"
+            if target.key == job.poster_path:
+                return "image/jpeg"
+            return None
 
     content_type = await asyncio.to_thread(load)
     if content_type is None:

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import httpx
 from PIL import Image
 
+from image2ad.jobs.media import is_mp4
 from image2ad.storage.base import Storage
 
 HEAD_BYTES = 512 * 1024
@@ -108,4 +109,7 @@ async def store_result(
             await storage.delete(key)
             raise
         return StoredResult(key, stored.size, content_type, width, height)
+    if not is_mp4(bytes(head)):
+        await storage.delete(key)
+        raise DownloadRefused("the provider's result is not an MP4 video")
     return StoredResult(key, stored.size, "video/mp4", None, None)

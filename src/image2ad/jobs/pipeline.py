@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -23,6 +23,7 @@ from dbos import error as dbos_error
 
 from image2ad.jobs import repository, service
 from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
+from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
 from image2ad.providers.errors import (
@@ -33,6 +34,8 @@ from image2ad.providers.errors import (
     ProviderUnavailable,
 )
 from image2ad.runtime import current
+from image2ad.storage.base import local_copy
+from image2ad.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
 
@@ -103,30 +106,61 @@ async def begin_submit(job_id: str) -> dict[str, Any] | None:
                 next_check_at=None,
                 updated_at=now,
             )
-            spec = rt.catalog.get(job.type)
+            reference = None
+            if job.source_upload_id:
+                upload = uploads.get(session, job.source_upload_id)
+                if upload is None:
+                    return {"missing_reference": True}
+                reference = {
+                    "key": upload.storage_key,
+                    "content_type": upload.content_type,
+                    "extension": upload.storage_key.rsplit(".", 1)[-1],
+                }
             return {
+                "type": job.type,
                 "model": job.model,
-                "input": spec.build_input(job.prompt, job.params),
+                "prompt": job.prompt,
+                "params": job.params,
+                "user_id": job.user_id,
+                "reference": reference,
                 "callback_url": rt.callback_url(job.id, job.callback_secret),
-                "progress": spec.supports_progress_callback,
             }
 
     return await asyncio.to_thread(run)
 
 
+@DBOS.step(name="upload_reference")
+async def upload_reference(job_id: str, user_id: str, reference: dict[str, str]) -> str:
+    """Put the reference image on Kie's upload host (its files expire, so at submit time)."""
+    rt = current()
+    data = b"".join([chunk async for chunk in rt.storage.read(reference["key"])])
+    uploaded = await rt.kie().upload_file(
+        data,
+        file_name=f"{job_id}.{reference['extension']}",
+        upload_path=f"image2ad/{user_id}",
+        content_type=reference["content_type"],
+    )
+    return uploaded.download_url
+
+
+@db_step("save_source_url")
+async def save_source_url(job_id: str, url: str) -> None:
+    def run() -> None:
+        with current().db.session() as session:
+            repository.update_active(session, job_id, source_image_url=url, updated_at=utcnow())
+
+    await asyncio.to_thread(run)
+
+
 @DBOS.step(name="create_task")
-async def create_task(plan: dict[str, Any]) -> str:
+async def create_task(request: dict[str, Any]) -> str:
     """Only the createTask call: its return value is the checkpoint that saves the task id."""
-    callback = plan["callback_url"]
-    return (
-        await current()
-        .kie()
-        .create_task(
-            plan["model"],
-            plan["input"],
-            callback_url=callback,
-            progress_callback_url=callback if plan["progress"] else None,
-        )
+    client = current().kie()
+    return await client.create_task(
+        request["model"],
+        request["input"],
+        callback_url=request["callback_url"],
+        progress_callback_url=request["progress_callback_url"],
     )
 
 
@@ -198,27 +232,55 @@ async def fail_job(
     return await asyncio.to_thread(run)
 
 
+def create_request(plan: dict[str, Any], image_urls: list[str]) -> dict[str, Any]:
+    spec = current().catalog.get(plan["type"])
+    callback = plan["callback_url"]
+    return {
+        "model": plan["model"],
+        "input": spec.build_input(plan["prompt"], plan["params"], image_urls),
+        "callback_url": callback,
+        "progress_callback_url": callback if spec.supports_progress_callback else None,
+    }
+
+
 @DBOS.workflow(name="submit_job")
 async def submit_job(job_id: str) -> None:
     plan = await begin_submit(job_id)
     if plan is None:
         return
+    if plan.get("missing_reference"):
+        await fail_job(job_id, "reference_missing", "The reference image no longer exists.")
+        return
+    image_urls: list[str] = []
+    if plan["reference"] is not None:
+        try:
+            url = await upload_reference(job_id, plan["user_id"], plan["reference"])
+        except ProviderError as exc:
+            await _submit_refused(job_id, exc)
+            return
+        await save_source_url(job_id, url)
+        image_urls = [url]
     try:
-        task_id = await create_task(plan)
+        task_id = await create_task(create_request(plan, image_urls))
     except ProviderSubmitUncertain:
         log.warning("createTask outcome unknown for job %s; waiting for an orphan callback", job_id)
         await defer_submit(job_id, current().settings.jobs.submit_grace_s, True)
         return
-    except (ProviderRateLimited, ProviderUnavailable) as exc:
-        log.info("createTask refused for load (%s); job %s requeued", exc.code, job_id)
-        await defer_submit(job_id, REQUEUE_AFTER.total_seconds(), False)
-        return
     except ProviderError as exc:
-        if isinstance(exc, ProviderOutOfCredits):
-            log.error("Kie account is out of credits: job %s failed and refunded", job_id)
-        await fail_job(job_id, exc.code, _user_message(exc))
+        await _submit_refused(job_id, exc)
         return
     await save_task_id(job_id, task_id)
+
+
+async def _submit_refused(job_id: str, exc: ProviderError) -> None:
+    """Kie said no before a task existed: wait and retry on load errors, else fail and refund."""
+    if isinstance(exc, ProviderRateLimited | ProviderUnavailable) or exc.retryable:
+        log.info("Kie refused job %s for now (%s); requeued", job_id, exc.code)
+        await defer_submit(job_id, REQUEUE_AFTER.total_seconds(), False)
+        return
+    if isinstance(exc, ProviderOutOfCredits):
+        log.error("Kie account is out of credits: job %s failed and refunded", job_id)
+    await fail_job(job_id, exc.code, _user_message(exc))
 
 
 def _user_message(exc: ProviderError) -> str:
@@ -283,6 +345,40 @@ async def store_result_step(url: str, key: str, result_type: str) -> dict[str, A
     }
 
 
+@DBOS.step(
+    name="describe_video",
+    retries_allowed=True,
+    max_attempts=4,
+    interval_seconds=0.5,
+    should_retry=lambda exc: not isinstance(exc, NotAVideo),
+)
+async def describe_video(job_id: str, key: str) -> dict[str, Any]:
+    """Duration, size and a poster frame for a stored video (poster key follows the video's)."""
+    rt = current()
+
+    def mark_storing() -> None:
+        with rt.db.session() as session:
+            repository.update_active(
+                session, job_id, stage=JobStage.STORING.value, updated_at=utcnow()
+            )
+
+    await asyncio.to_thread(mark_storing)
+    async with local_copy(rt.storage, key) as path:
+        info = await asyncio.to_thread(probe_video, path)
+    poster_key = key.rsplit(".", 1)[0] + ".poster.jpg"
+
+    async def poster() -> AsyncIterator[bytes]:
+        yield info.poster_jpeg
+
+    await rt.storage.write(poster_key, poster())
+    return {
+        "width": info.width,
+        "height": info.height,
+        "duration_s": info.duration_s,
+        "poster_path": poster_key,
+    }
+
+
 @db_step("complete_job")
 async def complete_job(
     job_id: str, key: str, meta: dict[str, Any], provider_credits: float | None
@@ -297,13 +393,17 @@ async def complete_job(
                 size=meta["size"],
                 width=meta["width"],
                 height=meta["height"],
+                duration_s=meta.get("duration_s"),
+                poster_path=meta.get("poster_path"),
                 provider_credits=provider_credits,
             )
 
     done = await asyncio.to_thread(run)
     if not done:
-        # Someone else ended the job (cancel, deadline) while we downloaded: drop the file.
+        # Someone else ended the job (cancel, deadline) while we downloaded: drop the files.
         await current().storage.delete(key)
+        if meta.get("poster_path"):
+            await current().storage.delete(meta["poster_path"])
     return done
 
 
@@ -320,8 +420,16 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
     urls: list[str] = outcome["urls"]
     try:
         meta = await store_result_step(urls[0], plan["key"], plan["result_type"])
-    except (DownloadRefused, DownloadFailed, dbos_error.DBOSMaxStepRetriesExceeded) as exc:
+        if plan["result_type"] == "video":
+            meta |= await describe_video(job_id, plan["key"])
+    except (
+        DownloadRefused,
+        DownloadFailed,
+        NotAVideo,
+        dbos_error.DBOSMaxStepRetriesExceeded,
+    ) as exc:
         log.warning("result of job %s could not be stored: %s", job_id, exc)
+        await current().storage.delete(plan["key"])
         await fail_job(
             job_id,
             "result_unavailable",

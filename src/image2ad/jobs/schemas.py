@@ -47,6 +47,7 @@ class JobOut(BaseModel):
     result_type: Literal["image", "video"]
     result_path: str | None
     result_url: str | None = Field(description="Signed, short-lived link to the result")
+    poster_url: str | None = Field(description="Signed link to a video's poster frame (JPEG)")
     result_content_type: str | None
     result_width: int | None
     result_height: int | None

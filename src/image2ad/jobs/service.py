@@ -20,6 +20,7 @@ from image2ad.links import LinkSigner
 from image2ad.models import IdempotencyKey, Job, UsageEvent, User
 from image2ad.models.base import utcnow
 from image2ad.providers.catalog import Catalog
+from image2ad.uploads import repository as uploads
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # The API starts the submit workflow right after commit; this is only the safety net for a
@@ -71,6 +72,9 @@ def create_job(
             f"{spec.type.value} needs a reference image: upload one and pass source_upload_id.",
             field="source_upload_id",
         )
+    upload_id = str(request.source_upload_id)
+    if spec.needs_image and uploads.get_owned(session, upload_id, user.id) is None:
+        raise InvalidInput("source_upload_id names no upload of yours.", field="source_upload_id")
     if not spec.needs_image and request.source_upload_id:
         raise InvalidInput(f"{spec.type.value} takes no reference image.", field="source_upload_id")
 
@@ -232,9 +236,11 @@ def to_out(job: Job, signer: LinkSigner) -> JobOut:
     error = (
         JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
     )
-    result_url = None
+    result_url = poster_url = None
     if job.status == JobStatus.COMPLETED.value and job.result_path:
         result_url = f"/api/v1/files/{signer.sign(job.id, job.result_path)}"
+        if job.poster_path:
+            poster_url = f"/api/v1/files/{signer.sign(job.id, job.poster_path)}"
     return JobOut(
         id=job.id,
         type=job.type,
@@ -248,6 +254,7 @@ def to_out(job: Job, signer: LinkSigner) -> JobOut:
         result_type=job.result_type,
         result_path=job.result_path,
         result_url=result_url,
+        poster_url=poster_url,
         result_content_type=job.result_content_type,
         result_width=job.result_width,
         result_height=job.result_height,

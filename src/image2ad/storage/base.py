@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,3 +46,20 @@ class Storage(Protocol):
     def local_path(self, key: str) -> str | None:
         """A filesystem path when the store is a local folder (lets the server use sendfile)."""
         ...
+
+
+@asynccontextmanager
+async def local_copy(storage: Storage, key: str) -> AsyncIterator[str]:
+    """A filesystem path with the object's bytes (the object itself when the store is local)."""
+    path = storage.local_path(key)
+    if path is not None:
+        yield path
+        return
+    handle, temp = tempfile.mkstemp(suffix=os.path.splitext(key)[1])
+    try:
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in storage.read(key):
+                out.write(chunk)
+        yield temp
+    finally:
+        os.unlink(temp)
