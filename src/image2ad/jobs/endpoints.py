@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
+from sse_starlette import EventSourceResponse
 
 from image2ad.deps import CurrentUser, ReadSession, RuntimeDep
 from image2ad.errors import NotFound, RequestInFlight
@@ -22,6 +24,8 @@ from image2ad.runtime import Runtime
 from image2ad.storage.base import ObjectNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
+# A job changes a handful of times; a cheap indexed read twice a second keeps streams current.
+EVENTS_POLL_S = 0.5
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=255, min_length=1)
 ]
@@ -144,3 +148,70 @@ async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
             "Content-Disposition": f'inline; filename="{filename}"',
         },
     )
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
+    """Stop an unfinished job and return its credit (the provider may still finish it)."""
+    with rt.db.session() as session:
+        return service.to_out(service.cancel(session, user, job_id), rt.signer)
+
+
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut)
+async def retry_job(
+    job_id: str,
+    user: CurrentUser,
+    rt: RuntimeDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JobOut:
+    """Make the same generation again as a new job (charged like any new job)."""
+
+    def load() -> JobCreate:
+        with rt.db.session(read_only=True) as session:
+            return service.recipe(service.get_owned(session, user, job_id))
+
+    body = await asyncio.to_thread(load)
+    return await create_job(body, user, rt, response, idempotency_key)
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response)
+async def delete_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
+    """Remove a job and its files; an unfinished job is canceled and refunded first."""
+
+    def hide() -> list[str]:
+        with rt.db.session() as session:
+            return service.hide(session, user, job_id)
+
+    for key in await asyncio.to_thread(hide):
+        await rt.storage.delete(key)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def job_events(job_id: str, user: CurrentUser, rt: RuntimeDep) -> EventSourceResponse:
+    """Server-Sent Events: the job's snapshot each time it changes, ending once it is terminal."""
+
+    def load() -> JobOut:
+        with rt.db.session(read_only=True) as session:
+            return service.to_out(service.get_owned(session, user, job_id), rt.signer)
+
+    first = await asyncio.to_thread(load)
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        job, last = first, None
+        while True:
+            snapshot = (job.status, job.stage, job.progress, job.task_id)
+            if snapshot != last:
+                yield {"event": "job", "data": job.model_dump_json()}
+                last = snapshot
+            if job.status.is_terminal:
+                return
+            await asyncio.sleep(EVENTS_POLL_S)
+            job = await asyncio.to_thread(load)
+
+    return EventSourceResponse(stream(), ping=15)

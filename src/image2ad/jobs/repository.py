@@ -127,3 +127,12 @@ def purge_expired_idempotency(session: Session, now: datetime) -> int:
 
 def add_usage_event(session: Session, event: UsageEvent) -> None:
     session.add(event)
+
+
+def mark_deleted(session: Session, job_id: str, when: datetime) -> None:
+    session.execute(
+        sa.update(Job)
+        .where(Job.id == job_id)
+        .values(deleted_at=when, result_path=None, poster_path=None, updated_at=when)
+        .execution_options(synchronize_session=False)
+    )

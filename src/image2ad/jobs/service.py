@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from image2ad.credits import service as credits
-from image2ad.errors import IdempotencyMismatch, InvalidInput, NotFound
+from image2ad.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from image2ad.jobs import repository
 from image2ad.jobs.schemas import JobCreate, JobError, JobList, JobOut
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.links import LinkSigner
 from image2ad.models import IdempotencyKey, Job, UsageEvent, User
 from image2ad.models.base import utcnow
-from image2ad.providers.catalog import Catalog
+from image2ad.providers.catalog import Catalog, GenerationType
 from image2ad.uploads import repository as uploads
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -302,3 +302,50 @@ def list_jobs(
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
     return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor)
+
+
+def cancel(session: Session, user: User, job_id: str) -> Job:
+    """Stop tracking an unfinished job and refund it. Kie has no cancel: the task runs on."""
+    job = get_owned(session, user, job_id)
+    if JobStatus(job.status).is_terminal:
+        raise Conflict(f"This job is already {job.status}.")
+    if not fail_and_refund(
+        session,
+        job.id,
+        code="canceled",
+        message="Canceled by you. Your credit was returned.",
+        status=JobStatus.CANCELED,
+    ):
+        session.refresh(job)
+        raise Conflict(f"This job is already {job.status}.")
+    session.refresh(job)
+    return job
+
+
+def recipe(job: Job) -> JobCreate:
+    """The request that makes the same generation again."""
+    return JobCreate(
+        type=GenerationType(job.type),
+        prompt=job.prompt,
+        aspect_ratio=job.params.get("aspect_ratio"),
+        output_format=job.params.get("output_format"),
+        n_frames=job.params.get("n_frames"),
+        remove_watermark=job.params.get("remove_watermark"),
+        source_upload_id=job.source_upload_id,
+    )
+
+
+def hide(session: Session, user: User, job_id: str) -> list[str]:
+    """Delete a job from the user's view (refunding it if unfinished); returns keys to remove."""
+    job = get_owned(session, user, job_id)
+    if not JobStatus(job.status).is_terminal:
+        fail_and_refund(
+            session,
+            job.id,
+            code="canceled",
+            message="Deleted while running.",
+            status=JobStatus.CANCELED,
+        )
+    keys = [k for k in (job.result_path, job.poster_path) if k]
+    repository.mark_deleted(session, job.id, utcnow())
+    return keys

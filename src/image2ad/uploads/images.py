@@ -49,28 +49,24 @@ def clean(data: bytes) -> CleanImage:
     if not data:
         raise InvalidInput("The file is empty.", field="file")
     fmt = sniff(data)
+    too_big = InvalidInput(
+        f"The image is too large: the limit is {MAX_PIXELS // 1_000_000} megapixels and "
+        f"{MAX_SIDE} px per side.",
+        field="file",
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+                # Only the header has been read so far: refuse before decoding any pixels.
                 width, height = image.size
                 if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-                    raise InvalidInput(
-                        f"The image is {width}x{height}; the limit is {MAX_PIXELS // 1_000_000} "
-                        f"megapixels and {MAX_SIDE} px per side.",
-                        field="file",
-                    )
+                    raise too_big
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                return _encode(upright, fmt)
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombWarning,
-        Image.DecompressionBombError,
-    ) as exc:
+                return _encode(ImageOps.exif_transpose(image), fmt)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise too_big from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput("The file is not a readable image.", field="file") from exc
 
 

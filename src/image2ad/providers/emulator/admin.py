@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from image2ad.providers.emulator.auth import guarded, kie_error, kie_ok, read_json_object
-from image2ad.providers.emulator.state import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG, EmulatorState
+from image2ad.providers.emulator.state import EmulatorState
+from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG
 
 
 class AdminApi:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from image2ad.providers.emulator.auth import guarded, kie_error, kie_ok, read_json_object
+from image2ad.providers.emulator.byteranges import file_response
 from image2ad.providers.emulator.catalog import MODELS, InputError, is_http_url
 from image2ad.providers.emulator.media import media_type, result_file
 from image2ad.providers.emulator.state import EmulatorState, OutOfCredits
@@ -104,4 +107,5 @@ class KieApi:
         data = await result_file(self.state, request.path_params["task_id"], name)
         if data is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
-        return Response(data, media_type=media_type(name))
+        etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+        return file_response(request, data, media_type(name), etag)

@@ -8,9 +8,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from image2ad.providers.emulator.settings import EmulatorSettings
 from image2ad.providers.emulator.state import EmulatorState
 
 UNAUTHORIZED_MSG = "You do not have access permissions"
@@ -45,23 +46,38 @@ def bearer_account(state: EmulatorState, header: str | None) -> str | None:
     return key
 
 
+def response_delay(settings: EmulatorSettings, name: str | None) -> float:
+    extra = settings.create_latency_s if name == "createTask" else 0.0
+    return max(0.0, settings.latency_s + extra)
+
+
 def guarded(
     state: EmulatorState, name: str | None, handler: AccountHandler, *, upload_host: bool = False
 ) -> Endpoint:
-    """Wrap a handler with call counting, the latency knob and Bearer auth."""
+    """Wrap a handler with call counting, Bearer auth and the latency knobs."""
 
     async def endpoint(request: Request) -> Response:
         if name is not None:
             state.calls[name] += 1
-        if state.settings.latency_s > 0:
-            await asyncio.sleep(state.settings.latency_s)
         account = bearer_account(state, request.headers.get("authorization"))
+        response: Response
         if account is None:
             status = state.settings.unauthenticated_http_status
             if upload_host:
-                return upload_error(401, UNAUTHORIZED_MSG, http_status=status)
-            return kie_error(401, UNAUTHORIZED_MSG, http_status=status)
-        return await handler(request, account)
+                response = upload_error(401, UNAUTHORIZED_MSG, http_status=status)
+            else:
+                response = kie_error(401, UNAUTHORIZED_MSG, http_status=status)
+        else:
+            try:
+                response = await handler(request, account)
+            except ClientDisconnect:
+                return Response(status_code=400)  # nobody is left to read it
+        # The work is done before the delay, so a client that times out has lost only the
+        # answer: a createTask whose task exists but whose id never arrived.
+        delay = response_delay(state.settings, name)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return response
 
     return endpoint
 

@@ -1,4 +1,4 @@
-"""Callback delivery: one scheduler task wakes at the next terminal time (a heap)."""
+"""Callback delivery: one scheduler task wakes at the next due event (a heap)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -24,12 +24,15 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_DELIVERIES = 64
 
+CallbackKind = Literal["completion", "progress"]
+
 
 @dataclass(frozen=True)
 class Delivery:
     task_id: str
     url: str
     body: dict[str, Any]
+    kind: CallbackKind = "completion"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class DeliveryAttempt:
     status_code: int | None
     error: str | None
     at: float
+    kind: CallbackKind = "completion"
 
     @property
     def ok(self) -> bool:
@@ -52,11 +56,12 @@ def sign(key: str, task_id: str, timestamp: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-DueHandler = Callable[[str, float], list[Delivery]]
+DueHandler = Callable[[str, float, int | None], list[Delivery]]
+"""`(task_id, due, progress)`: progress is None for the terminal event, else a percentage."""
 
 
 class CallbackDispatcher:
-    """Calls `on_due(task_id, due)` when a task's terminal time passes and POSTs what it returns.
+    """Calls `on_due` when an event's time passes and POSTs the deliveries it returns.
 
     `schedule` may be called from any thread (tests force outcomes from the test thread while
     the server's loop runs elsewhere); everything else runs on the server's event loop.
@@ -71,7 +76,7 @@ class CallbackDispatcher:
         self._settings = settings
         self._on_due = on_due
         self._on_attempt = on_attempt
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, str, int | None]] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,9 +90,9 @@ class CallbackDispatcher:
     def running(self) -> bool:
         return self._runner is not None and not self._runner.done()
 
-    def schedule(self, task_id: str, due: float) -> None:
+    def schedule(self, task_id: str, due: float, progress: int | None = None) -> None:
         with self._lock:
-            heapq.heappush(self._heap, (due, next(self._seq), task_id))
+            heapq.heappush(self._heap, (due, next(self._seq), task_id, progress))
         self._poke()
 
     def ensure_running(self) -> None:
@@ -127,12 +132,12 @@ class CallbackDispatcher:
         else:
             loop.call_soon_threadsafe(wake.set)
 
-    def _pop_due(self, now: float) -> list[tuple[float, str]]:
-        due: list[tuple[float, str]] = []
+    def _pop_due(self, now: float) -> list[tuple[float, str, int | None]]:
+        due: list[tuple[float, str, int | None]] = []
         with self._lock:
             while self._heap and self._heap[0][0] <= now:
-                when, _, task_id = heapq.heappop(self._heap)
-                due.append((when, task_id))
+                when, _, task_id, progress = heapq.heappop(self._heap)
+                due.append((when, task_id, progress))
         return due
 
     def _next_wait(self, now: float) -> float | None:
@@ -143,9 +148,9 @@ class CallbackDispatcher:
         assert self._wake is not None
         while True:
             self._wake.clear()
-            for due, task_id in self._pop_due(time.time()):
+            for due, task_id, progress in self._pop_due(time.time()):
                 try:
-                    deliveries = self._on_due(task_id, due)
+                    deliveries = self._on_due(task_id, due, progress)
                 except Exception:
                     log.exception("emulator: finishing task %s failed", task_id)
                     continue
@@ -160,14 +165,17 @@ class CallbackDispatcher:
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert self._slots is not None
+        # Progress callbacks are best-effort: a lost one is superseded by the next.
+        attempts = self._settings.callback_attempts if delivery.kind == "completion" else 1
         async with self._slots:
-            for attempt in range(1, max(1, self._settings.callback_attempts) + 1):
+            for attempt in range(1, max(1, attempts) + 1):
                 if attempt > 1:
                     await asyncio.sleep(self._settings.callback_backoff_s * 2 ** (attempt - 2))
                 result = await self._post(delivery, attempt)
                 self._on_attempt(result)
                 if result.ok:
                     return
+        if delivery.kind == "completion":
             log.warning("emulator: callback for %s to %s gave up", delivery.task_id, delivery.url)
 
     async def _post(self, delivery: Delivery, attempt: int) -> DeliveryAttempt:
@@ -185,4 +193,6 @@ class CallbackDispatcher:
             status = response.status_code
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        return DeliveryAttempt(delivery.task_id, delivery.url, attempt, status, error, time.time())
+        return DeliveryAttempt(
+            delivery.task_id, delivery.url, attempt, status, error, time.time(), delivery.kind
+        )

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-
-from starlette.concurrency import run_in_threadpool
+from urllib.parse import unquote, urlsplit
 
 from image2ad.providers.base import TaskState
 from image2ad.providers.emulator.catalog import image_aspect_ratio, video_aspect_ratio
 from image2ad.providers.emulator.render import render_image
-from image2ad.providers.emulator.state import EmulatorState, Task
+from image2ad.providers.emulator.state import EmulatorState
+from image2ad.providers.emulator.task import Task
+from image2ad.providers.emulator.video import render_video
 
+TEMPFILE_PREFIX = "/tempfile/"
+RESULT_PREFIX = "/files/"
+MISSING_REFERENCE = "reference image is not on this emulator: text-only preview"
 
-def _render(task: Task, name: str) -> bytes:
-    inp = task.input
-    prompt = str(inp.get("prompt", ""))
-    if task.spec.is_video:
-        caption = f"{task.spec.name} · {inp.get('n_frames', '10')} s video placeholder"
-        if name.endswith("_watermark.png"):
-            caption += " · watermarked copy"
-        return render_image(prompt, video_aspect_ratio(inp), seed=task.task_id, caption=caption)
-    return render_image(
-        prompt,
-        image_aspect_ratio(inp),
-        image_format="jpeg" if inp.get("output_format") == "jpeg" else "png",
-        seed=task.task_id,
-        caption=task.spec.name,
-    )
+_MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4"}
 
 
 def media_type(name: str) -> str:
-    return "image/jpeg" if name.endswith((".jpg", ".jpeg")) else "image/png"
+    return next((t for ext, t in _MEDIA_TYPES.items() if name.endswith(ext)), "image/png")
 
 
 async def result_file(state: EmulatorState, task_id: str, name: str) -> bytes | None:
@@ -40,8 +31,53 @@ async def result_file(state: EmulatorState, task_id: str, name: str) -> bytes | 
         return None
     if task.state_at(time.time()) is not TaskState.SUCCESS:
         return None
-    data = state.cached_render(task_id, name)
-    if data is None:
-        data = await run_in_threadpool(_render, task, name)
-        state.cache_render(task_id, name, data)
-    return data
+    # The clean and the "watermarked" Sora URLs serve the same clip.
+    key = (task_id, "video" if task.spec.is_video else name)
+    return await state.renders.get_or_render(key, lambda: _render(state, task))
+
+
+async def local_file(state: EmulatorState, url: str) -> tuple[bytes, str] | None:
+    """A file this emulator serves itself (an upload or a result) with its type, else None.
+
+    Never fetches over the network: the emulator must not become an open proxy.
+    """
+    base = state.public_url
+    if url.startswith(base + TEMPFILE_PREFIX):
+        path = url[len(base + TEMPFILE_PREFIX) :]
+        stored = state.uploads.get(path) or state.uploads.get(unquote(urlsplit(path).path))
+        return (stored.data, stored.mime_type) if stored else None
+    if url.startswith(base + RESULT_PREFIX):
+        task_id, _, name = url[len(base + RESULT_PREFIX) :].partition("/")
+        data = await result_file(state, task_id, name)
+        return (data, media_type(name)) if data is not None else None
+    return None
+
+
+async def _render(state: EmulatorState, task: Task) -> bytes:
+    inp = task.input
+    prompt = str(inp.get("prompt", ""))
+    if not task.spec.is_video:
+        return await asyncio.to_thread(
+            render_image,
+            prompt,
+            image_aspect_ratio(inp),
+            image_format="jpeg" if inp.get("output_format") == "jpeg" else "png",
+            seed=task.task_id,
+            caption=task.spec.name,
+        )
+    reference: bytes | None = None
+    note = ""
+    urls = inp.get("image_urls")
+    if isinstance(urls, list) and urls:
+        found = await local_file(state, str(urls[0]))
+        reference = found[0] if found is not None else None
+        note = "" if found is not None else MISSING_REFERENCE
+    return await asyncio.to_thread(
+        render_video,
+        prompt,
+        video_aspect_ratio(inp),
+        seed=task.task_id,
+        caption=f"{task.spec.name} · placeholder for a {inp.get('n_frames', '10')} s clip",
+        reference=reference,
+        note=note,
+    )

@@ -20,13 +20,13 @@ def frame_size(aspect_ratio: str, long_side: int = LONG_SIDE) -> tuple[int, int]
     return round(long_side * w / h), long_side
 
 
-def _background(seed: str) -> tuple[int, int, int]:
+def background(seed: str) -> tuple[int, int, int]:
     # A calm colour derived from the seed so different tasks look different.
     digest = hashlib.sha256(seed.encode()).digest()
     return (40 + digest[0] % 80, 40 + digest[1] % 80, 60 + digest[2] % 100)
 
 
-def _wrap(text: str, font: Font, max_width: float, max_lines: int) -> list[str]:
+def wrap_text(text: str, font: Font, max_width: float, max_lines: int) -> list[str]:
     """Greedy word wrap by measured width; over-long words are split, overflow ends in '…'."""
     lines: list[str] = []
     line = ""
@@ -50,7 +50,7 @@ def _wrap(text: str, font: Font, max_width: float, max_lines: int) -> list[str]:
     return lines
 
 
-def _draw_label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], font: Font) -> None:
+def draw_label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], font: Font) -> None:
     # Pillow's bundled font has no em dash glyph, so the dash is drawn as a line.
     left, _, right = LABEL.partition(" — ")
     colour = (255, 210, 90)
@@ -74,7 +74,7 @@ def render_image(
 ) -> bytes:
     """Encode a PNG or JPEG showing the label, the wrapped prompt and an optional caption."""
     width, height = frame_size(aspect_ratio)
-    image = Image.new("RGB", (width, height), _background(seed or prompt))
+    image = Image.new("RGB", (width, height), background(seed or prompt))
     draw = ImageDraw.Draw(image)
     margin = max(16, width // 24)
     body_size = max(14, min(width, height) // 22)
@@ -82,10 +82,10 @@ def render_image(
     small_font = ImageFont.load_default(size=max(12, body_size * 3 // 4))
     body_font = ImageFont.load_default(size=body_size)
 
-    _draw_label(draw, (margin, margin), small_font)
+    draw_label(draw, (margin, margin), small_font)
     max_lines = max(1, (height - 4 * margin - 2 * body_size) // line_height)
     y = margin * 2 + body_size
-    for line in _wrap(prompt, body_font, width - 2 * margin, max_lines):
+    for line in wrap_text(prompt, body_font, width - 2 * margin, max_lines):
         draw.text((margin, y), line, fill=(245, 245, 245), font=body_font)
         y += line_height
     if caption:

@@ -24,7 +24,9 @@ class EmulatorSettings:
     video_duration_s: float = 10.0
     """Time from createTask to the terminal state for the Sora models."""
     latency_s: float = 0.0
-    """Extra delay before every API response."""
+    """Extra delay before every API response, after the request has been handled."""
+    create_latency_s: float = 0.0
+    """Further delay on createTask answers only, after the task exists (lost-answer tests)."""
     failure_rate: float = 0.0
     """Probability that a task ends in state=fail."""
     callback_enabled: bool = True

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,122 +14,16 @@ from image2ad.providers.base import TaskState
 from image2ad.providers.emulator.callbacks import CallbackDispatcher, Delivery, DeliveryAttempt
 from image2ad.providers.emulator.catalog import ModelSpec
 from image2ad.providers.emulator.ratelimit import SlidingWindowLimiter
+from image2ad.providers.emulator.rendercache import RenderCache
 from image2ad.providers.emulator.settings import EmulatorSettings
+from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG, Task
 from image2ad.providers.emulator.uploads import UploadStore
 
-# Fractions of a task's duration at which it leaves `waiting` and `queuing`.
-QUEUING_AT = 0.15
-GENERATING_AT = 0.30
-DEFAULT_FAIL_CODE = "500"
-DEFAULT_FAIL_MSG = "Internal server error"
-RENDER_CACHE_SIZE = 128
+PROGRESS_CALLBACKS_AT = (25, 50, 75)
 
 
 class OutOfCredits(Exception):
     """The account cannot pay for the task (createTask body code 402)."""
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
-
-
-@dataclass
-class Task:
-    task_id: str
-    spec: ModelSpec
-    request: dict[str, Any]
-    """The create request exactly as received; recordInfo returns it as `param`."""
-    account: str
-    created_at: float
-    duration_s: float
-    outcome: TaskState
-    fail_code: str = ""
-    fail_msg: str = ""
-    terminal_at: float = 0.0
-    finalized: bool = False
-    callback_due_handled: bool = False
-
-    @property
-    def input(self) -> dict[str, Any]:
-        value = self.request.get("input")
-        return value if isinstance(value, dict) else {}
-
-    @property
-    def callback_url(self) -> str | None:
-        url = self.request.get("callBackUrl")
-        return url if isinstance(url, str) and url else None
-
-    @property
-    def progress_callback_url(self) -> str | None:
-        url = self.request.get("progressCallBackUrl")
-        return url if isinstance(url, str) and url else None
-
-    @property
-    def result_names(self) -> list[str]:
-        if self.spec.is_video:
-            return [f"{self.task_id}.png", f"{self.task_id}_watermark.png"]
-        ext = "jpg" if self.input.get("output_format") == "jpeg" else "png"
-        return [f"{self.task_id}_1_{int(self.created_at)}.{ext}"]
-
-    def state_at(self, now: float) -> TaskState:
-        if now >= self.terminal_at:
-            return self.outcome
-        elapsed = (now - self.created_at) / self.duration_s if self.duration_s > 0 else 1.0
-        if elapsed < QUEUING_AT:
-            return TaskState.WAITING
-        if elapsed < GENERATING_AT:
-            return TaskState.QUEUING
-        return TaskState.GENERATING
-
-    def _changed_at(self, state: TaskState) -> float:
-        if state.is_terminal:
-            return self.terminal_at
-        if state is TaskState.WAITING:
-            return self.created_at
-        fraction = QUEUING_AT if state is TaskState.QUEUING else GENERATING_AT
-        return self.created_at + fraction * self.duration_s
-
-    def _progress(self, state: TaskState, now: float) -> int:
-        if state is TaskState.SUCCESS:
-            return 100
-        start = self.created_at + GENERATING_AT * self.duration_s
-        span = (1 - GENERATING_AT) * self.duration_s
-        at = min(now, self.terminal_at)
-        if at <= start or span <= 0:
-            return 0
-        return max(0, min(99, int(100 * (at - start) / span)))
-
-    def record(self, now: float, public_url: str, *, for_callback: bool = False) -> dict[str, Any]:
-        """The recordInfo `data` object (§3.1); callbacks use null where Kie's examples do."""
-        state = self.state_at(now)
-        empty: str | None = None if for_callback else ""
-        result_json: str | None = empty
-        if state is TaskState.SUCCESS:
-            urls = [f"{public_url}/files/{self.task_id}/{name}" for name in self.result_names]
-            result: dict[str, list[str]] = {"resultUrls": urls[:1]}
-            if self.spec.is_video:
-                result["resultWaterMarkUrls"] = urls[1:]
-            result_json = json.dumps(result, separators=(",", ":"))
-        failed = state is TaskState.FAIL
-        data: dict[str, Any] = {
-            "taskId": self.task_id,
-            "model": self.spec.name,
-            "state": state.value,
-            "param": json.dumps(self.request, separators=(",", ":"), ensure_ascii=False),
-            "resultJson": result_json,
-            "failCode": self.fail_code if failed else empty,
-            "failMsg": self.fail_msg if failed else empty,
-            "costTime": (
-                _ms(self.terminal_at) - _ms(self.created_at) if state.is_terminal else None
-            ),
-            "completeTime": _ms(self.terminal_at) if state.is_terminal else None,
-            "createTime": _ms(self.created_at),
-            "updateTime": _ms(self._changed_at(state)),
-            "creditsConsumed": self.spec.credits if state is TaskState.SUCCESS else 0,
-        }
-        if self.spec.is_video:
-            data["progress"] = self._progress(state, now)
-        return data
 
 
 @dataclass
@@ -151,12 +44,13 @@ class EmulatorState:
     callback_attempts: list[DeliveryAttempt] = field(default_factory=list)
     dropped_callbacks: list[str] = field(default_factory=list)
     uploads: UploadStore = field(default_factory=UploadStore)
+    renders: RenderCache = field(default_factory=RenderCache)
+    """Result files rendered so far (bounded)."""
 
     def __post_init__(self) -> None:
         self.public_url = self.settings.public_url.rstrip("/")
         self._lock = threading.RLock()
         self._random = random.Random(self.settings.seed)  # noqa: S311 - not security-relevant
-        self._renders: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self.create_limiter = SlidingWindowLimiter(
             self.settings.create_limit, self.settings.create_period_s
         )
@@ -164,7 +58,7 @@ class EmulatorState:
             self.settings.query_limit, self.settings.query_period_s
         )
         self.dispatcher = CallbackDispatcher(
-            self.settings, self._on_terminal, self.callback_attempts.append
+            self.settings, self._on_due, self.callback_attempts.append
         )
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -204,6 +98,9 @@ class EmulatorState:
             self.tasks[task.task_id] = task
             self.balance -= spec.credits
         self.dispatcher.schedule(task.task_id, task.terminal_at)
+        if spec.is_video and task.progress_callback_url:
+            for percent in PROGRESS_CALLBACKS_AT:
+                self.dispatcher.schedule(task.task_id, task.progress_due(percent), percent)
         return task
 
     def record(self, task_id: str, *, for_callback: bool = False) -> dict[str, Any] | None:
@@ -249,6 +146,24 @@ class EmulatorState:
             if task.outcome is TaskState.FAIL:
                 self.balance += task.spec.credits
 
+    def _on_due(self, task_id: str, due: float, progress: int | None) -> list[Delivery]:
+        if progress is None:
+            return self._on_terminal(task_id, due)
+        return self._on_progress(task_id, due)
+
+    def _on_progress(self, task_id: str, due: float) -> list[Delivery]:
+        # Kie does not document this body; the record envelope mirrors its completion callbacks.
+        with self._lock:
+            task = self.tasks.get(task_id)
+            url = task.progress_callback_url if task is not None else None
+            if task is None or url is None or task.state_at(due) is not TaskState.GENERATING:
+                return []  # the task was forced to end before this point
+            if not self.settings.callback_enabled or self.drop_callbacks:
+                return []
+            data = task.record(due, self.public_url, for_callback=True)
+        body = {"code": 200, "msg": "generating", "data": data}
+        return [Delivery(task_id, url, body, kind="progress")]
+
     def _on_terminal(self, task_id: str, due: float) -> list[Delivery]:
         with self._lock:
             task = self.tasks.get(task_id)
@@ -270,18 +185,3 @@ class EmulatorState:
             "data": data,
         }
         return [Delivery(task_id, url, body)] * (1 + max(0, self.duplicate_callbacks))
-
-    # --- result files ----------------------------------------------------------------------
-
-    def cached_render(self, task_id: str, name: str) -> bytes | None:
-        with self._lock:
-            data = self._renders.get((task_id, name))
-            if data is not None:
-                self._renders.move_to_end((task_id, name))
-            return data
-
-    def cache_render(self, task_id: str, name: str, data: bytes) -> None:
-        with self._lock:
-            self._renders[(task_id, name)] = data
-            while len(self._renders) > RENDER_CACHE_SIZE:
-                self._renders.popitem(last=False)

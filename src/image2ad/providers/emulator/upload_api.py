@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from image2ad.providers.emulator.auth import guarded, read_json_object, upload_error
-from image2ad.providers.emulator.media import media_type, result_file
+from image2ad.providers.emulator.byteranges import file_response
+from image2ad.providers.emulator.media import TEMPFILE_PREFIX, local_file
 from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.uploads import (
     MAX_FILE_BYTES,
@@ -26,8 +27,6 @@ from image2ad.providers.emulator.uploads import (
     guess_mime,
 )
 
-TEMPFILE_PREFIX = "/tempfile/"
-RESULT_PREFIX = "/files/"
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)
 
 
@@ -146,9 +145,8 @@ class UploadApi:
             return upload_error(400, "Missing required parameter: fileUrl")
         try:
             clean_upload_path(body.get("uploadPath"))
-            found = await self._local_file(file_url)
+            found = await local_file(self.state, file_url)
             if found is None:
-                # Never fetch arbitrary URLs: the emulator must not become an open proxy.
                 raise UploadRejected(
                     "The emulator only copies files it serves itself; upload the bytes instead"
                 )
@@ -158,22 +156,12 @@ class UploadApi:
         except UploadRejected as exc:
             return upload_error(400, str(exc))
 
-    async def _local_file(self, url: str) -> tuple[bytes, str] | None:
-        base = self.state.public_url
-        if url.startswith(base + TEMPFILE_PREFIX):
-            stored = self.state.uploads.get(url[len(base + TEMPFILE_PREFIX) :])
-            return (stored.data, stored.mime_type) if stored else None
-        if url.startswith(base + RESULT_PREFIX):
-            task_id, _, name = url[len(base + RESULT_PREFIX) :].partition("/")
-            data = await result_file(self.state, task_id, name)
-            return (data, media_type(name)) if data is not None else None
-        return None
-
     async def serve_upload(self, request: Request) -> Response:
         stored = self.state.uploads.get(request.path_params["path"])
         if stored is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
-        return Response(stored.data, media_type=stored.mime_type)
+        etag = f'"{stored.uploaded_at_ms:x}-{len(stored.data):x}"'
+        return file_response(request, stored.data, stored.mime_type, etag)
 
 
 async def _read_capped(file: UploadFile) -> bytes:
