@@ -15,6 +15,7 @@ from sse_starlette import EventSourceResponse
 
 from image2ad.deps import CurrentUser, ReadSession, RuntimeDep
 from image2ad.errors import NotFound, RequestInFlight
+from image2ad.faults import crash_point
 from image2ad.jobs import pipeline, service
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut
 from image2ad.jobs.status import JobStatus
@@ -41,9 +42,15 @@ async def create_job(
 ) -> JobOut:
     job_out, created, attempt = await asyncio.to_thread(_accept, rt, user.id, body, idempotency_key)
     if created:
+        crash_point("P1")
         await pipeline.enqueue_submit(job_out.id, attempt)
     else:
         response.headers["Idempotent-Replayed"] = "true"
+        if job_out.status == JobStatus.PENDING:
+            # A client retrying after we crashed between commit and enqueue: start it now
+            # rather than at the sweeper's safety net (the workflow id makes this a no-op
+            # when it already runs).
+            await pipeline.enqueue_submit(job_out.id, attempt)
     return job_out
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 from dbos import DBOS, Queue, SetWorkflowID
 from dbos import error as dbos_error
 
+from image2ad.faults import crash_point
 from image2ad.jobs import repository, service
 from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
 from image2ad.jobs.media import NotAVideo, probe_video
@@ -122,6 +123,7 @@ async def begin_submit(job_id: str) -> dict[str, Any] | None:
                 "prompt": job.prompt,
                 "params": job.params,
                 "user_id": job.user_id,
+                "attempt": job.submit_attempts,
                 "reference": reference,
                 "callback_url": rt.callback_url(job.id, job.callback_secret),
             }
@@ -153,15 +155,28 @@ async def save_source_url(job_id: str, url: str) -> None:
 
 
 @DBOS.step(name="create_task")
-async def create_task(request: dict[str, Any]) -> str:
-    """Only the createTask call: its return value is the checkpoint that saves the task id."""
+async def create_task(job_id: str, attempt: int, request: dict[str, Any]) -> str:
+    """Only the createTask call: its return value is the checkpoint that saves the task id.
+
+    A crash after sending and before that checkpoint makes DBOS run this step again; the
+    per-attempt claim turns that re-run into "uncertain" instead of a second billed task.
+    """
+    if not await asyncio.to_thread(_claim_send, job_id, attempt):
+        raise ProviderSubmitUncertain("createTask for this attempt may already have been sent")
     client = current().kie()
-    return await client.create_task(
+    task_id = await client.create_task(
         request["model"],
         request["input"],
         callback_url=request["callback_url"],
         progress_callback_url=request["progress_callback_url"],
     )
+    crash_point("P2")
+    return task_id
+
+
+def _claim_send(job_id: str, attempt: int) -> bool:
+    with current().db.session() as session:
+        return repository.claim_send(session, job_id, attempt)
 
 
 @db_step("save_task_id")
@@ -182,6 +197,7 @@ async def save_task_id(job_id: str, task_id: str) -> None:
             )
 
     await asyncio.to_thread(run)
+    crash_point("P3")
 
 
 @db_step("defer_submit")
@@ -223,6 +239,8 @@ async def defer_submit(job_id: str, delay_s: float, uncertain: bool) -> None:
 async def fail_job(
     job_id: str, code: str, message: str, provider_credits: float | None = None
 ) -> bool:
+    crash_point("F")
+
     def run() -> bool:
         with current().db.session() as session:
             return service.fail_and_refund(
@@ -261,7 +279,7 @@ async def submit_job(job_id: str) -> None:
         await save_source_url(job_id, url)
         image_urls = [url]
     try:
-        task_id = await create_task(create_request(plan, image_urls))
+        task_id = await create_task(job_id, plan["attempt"], create_request(plan, image_urls))
     except ProviderSubmitUncertain:
         log.warning("createTask outcome unknown for job %s; waiting for an orphan callback", job_id)
         await defer_submit(job_id, current().settings.jobs.submit_grace_s, True)
@@ -324,6 +342,7 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
     should_retry=lambda exc: isinstance(exc, DownloadFailed),
 )
 async def store_result_step(url: str, key: str, result_type: str) -> dict[str, Any]:
+    crash_point("P4")
     rt = current()
     stored = await store_result(
         url,
@@ -383,6 +402,8 @@ async def describe_video(job_id: str, key: str) -> dict[str, Any]:
 async def complete_job(
     job_id: str, key: str, meta: dict[str, Any], provider_credits: float | None
 ) -> bool:
+    crash_point("P5")
+
     def run() -> bool:
         with current().db.session() as session:
             return service.complete(
@@ -404,6 +425,7 @@ async def complete_job(
         await current().storage.delete(key)
         if meta.get("poster_path"):
             await current().storage.delete(meta["poster_path"])
+    crash_point("P6")
     return done
 
 

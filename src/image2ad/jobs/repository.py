@@ -136,3 +136,17 @@ def mark_deleted(session: Session, job_id: str, when: datetime) -> None:
         .values(deleted_at=when, result_path=None, poster_path=None, updated_at=when)
         .execution_options(synchronize_session=False)
     )
+
+
+def claim_send(session: Session, job_id: str, attempt: int) -> bool:
+    """Record that createTask goes out for `attempt`; False if it may have gone out already."""
+    result = session.execute(
+        sa.update(Job)
+        .where(
+            Job.id == job_id,
+            sa.or_(Job.create_sent_attempt.is_(None), Job.create_sent_attempt < attempt),
+        )
+        .values(create_sent_attempt=attempt)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -50,6 +50,9 @@ class Job(Base):
     # Authenticates Kie's callback for this job (in the callback URL); never shown to users.
     callback_secret: Mapped[str] = mapped_column(sa.String(64))
     submit_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # The submit attempt whose createTask may have gone out; a re-run of that step after a
+    # crash must not send it again (Kie has no idempotency key).
+    create_sent_attempt: Mapped[int | None] = mapped_column(sa.Integer)
     poll_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
