@@ -10,8 +10,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from image2ad.net.urls import config_host
 
 DEV_SECRET_KEY = "image2ad-dev-secret-change-me"  # noqa: S105 - the well-known embedded default
 DEFAULT_CORS_ORIGINS = [
@@ -76,6 +78,39 @@ class JobSettings(BaseSettings):
         return value
 
 
+class DownloadSettings(BaseSettings):
+    """Where provider results may be fetched from, and how slow a fetch may be."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_DOWNLOAD_", env_file=_env_file(), extra="ignore"
+    )
+
+    hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra https hosts results may come from, besides Kie's CDN (exact names)",
+    )
+    timeout_s: float = Field(300.0, description="Total time allowed for one result download")
+    connect_timeout_s: float = Field(10.0, description="Time allowed to resolve and connect")
+    min_rate: float = Field(
+        16 * 1024, description="Slowest accepted transfer in bytes/s, averaged over rate_window_s"
+    )
+    rate_window_s: float = Field(
+        10.0, description="Window of the minimum-rate check; also the longest allowed stall"
+    )
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _canonical(cls, value: list[str]) -> list[str]:
+        return [config_host(host) for host in value]
+
+
 class EmulatorKnobs(BaseSettings):
     """Timings of the built-in Kie emulator (embedded shape only)."""
 
@@ -86,6 +121,37 @@ class EmulatorKnobs(BaseSettings):
     image_duration_s: float = Field(4.0, description="Emulated image generation time")
     video_duration_s: float = Field(10.0, description="Emulated video generation time")
     failure_rate: float = Field(0.0, description="Share of emulated tasks that fail")
+
+
+class StorageSettings(BaseSettings):
+    """An S3-compatible store, used when IMAGE2AD_STORAGE_URL is s3://bucket/prefix.
+
+    Unset fields fall back to the standard AWS_* variables (AWS_REGION, AWS_ACCESS_KEY_ID, …).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="IMAGE2AD_S3_", env_file=_env_file(), extra="ignore")
+
+    endpoint: str | None = Field(
+        None, description="S3 API endpoint URL; unset = AWS S3 (or AWS_ENDPOINT_URL)"
+    )
+    region: str | None = Field(None, description="Bucket region (R2: auto); unset = AWS_REGION")
+    access_key_id: str | None = Field(None, description="Access key id; unset = AWS_ACCESS_KEY_ID")
+    secret_access_key: SecretStr | None = Field(
+        None, description="Secret access key; unset = AWS_SECRET_ACCESS_KEY"
+    )
+    virtual_hosted_style: bool | None = Field(
+        None, description="Address the bucket as a host name; unset = path style (host/bucket)"
+    )
+    presign_ttl_s: int = Field(
+        300, ge=0, le=900, description="Lifetime of presigned download URLs; 0 = stream via the app"
+    )
+    part_size_mb: int = Field(5, ge=5, le=512, description="Multipart upload part size (MiB)")
+    upload_concurrency: int = Field(
+        2, ge=1, le=16, description="Parts in flight per upload; RAM ~ (this + 1) x part size"
+    )
+    timeout_s: float = Field(
+        600.0, gt=0, description="Whole-request timeout, including streaming a large object"
+    )
 
 
 class Settings(BaseSettings):
@@ -112,11 +178,18 @@ class Settings(BaseSettings):
     signup_credits: int = Field(10, description="Free credits for a new account")
     result_link_ttl_s: int = Field(900, description="Lifetime of signed result links")
     max_result_bytes: int = Field(1024**3, description="Largest result we download")
+    api_rate_limit: str = Field("600/minute", description="API requests per user")
+    job_rate_limit: str = Field("60/minute", description="Job creations per user")
+    max_active_jobs: int = Field(
+        20, description="Unfinished jobs a user may have at once (429 beyond)"
+    )
     catalog_file: Path | None = Field(None, description="JSON overrides of the model catalog")
 
     kie: KieSettings = Field(default_factory=KieSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     emulator: EmulatorKnobs = Field(default_factory=EmulatorKnobs)
+    download: DownloadSettings = Field(default_factory=DownloadSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

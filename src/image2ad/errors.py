@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class DomainError(Exception):
     status_code = 400
@@ -71,6 +73,31 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
+class TooManyActiveJobs(DomainError):
+    status_code = 429
+    code = "too_many_active_jobs"
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting our error body for these statuses."""
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+COMMON_ERRORS = error_responses(401, 403, 404, 422, 429)

@@ -7,12 +7,12 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from image2ad.deps import RuntimeDep
-from image2ad.errors import NotFound
+from image2ad.errors import NotFound, error_responses
 from image2ad.jobs import repository
 from image2ad.jobs.endpoints import serve_object
 from image2ad.jobs.status import JobStatus
 
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
+router = APIRouter(prefix="/api/v1", tags=["jobs"], responses=error_responses(404))
 
 
 @router.get("/files/{token}", response_class=Response)

@@ -8,15 +8,17 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 from aiolimiter import AsyncLimiter
 
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.db import Database
 from image2ad.links import LinkSigner
+from image2ad.net.safe_fetch import FetchPolicy
+from image2ad.net.urls import Allowlist
 from image2ad.providers.catalog import Catalog
 from image2ad.providers.kie import KieClient
+from image2ad.ratelimit import RateLimiter
 from image2ad.storage.base import Storage
 from image2ad.storage.factory import storage_from_url
 
@@ -33,6 +35,7 @@ class Runtime:
     catalog: Catalog
     signer: LinkSigner
     role: str = "serve"
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     _clients: dict[int, tuple[asyncio.AbstractEventLoop, KieClient]] = field(default_factory=dict)
     _limiters: dict[int, AsyncLimiter] = field(default_factory=dict)
 
@@ -102,9 +105,20 @@ class Runtime:
         return f"{base}/api/v1/callbacks/kie/{job_id}/{secret}"
 
     def download_hosts(self) -> frozenset[str]:
-        if self.settings.uses_emulator:
-            return KIE_CDN_HOSTS | {urlparse(self.local_url).netloc}
-        return KIE_CDN_HOSTS
+        return KIE_CDN_HOSTS | frozenset(self.settings.download.hosts)
+
+    def download_policy(self) -> FetchPolicy:
+        """Result downloads: allowlisted https hosts, plus our own emulator's origin over http."""
+        download = self.settings.download
+        http_origins = [self.local_url] if self.settings.uses_emulator else []
+        return FetchPolicy(
+            Allowlist.build(self.download_hosts(), http_origins),
+            max_bytes=self.settings.max_result_bytes,
+            timeout_s=download.timeout_s,
+            connect_timeout_s=download.connect_timeout_s,
+            min_rate=download.min_rate,
+            rate_window_s=download.rate_window_s,
+        )
 
     def executor_id(self) -> str:
         return self.settings.executor_id or f"{socket.gethostname()}-{self.role}"

@@ -82,6 +82,8 @@ def harness(
             "IMAGE2AD_JOBS_POLL_SCHEDULE_S": "0.5,1,2",
             "IMAGE2AD_JOBS_SWEEP_INTERVAL_S": "0.2",
             "IMAGE2AD_JOBS_SUBMIT_GRACE_S": "4",
+            "IMAGE2AD_JOB_RATE_LIMIT": "10000/minute",
+            "IMAGE2AD_MAX_ACTIVE_JOBS": "1000",
             "KIE_API_KEY": emulator.api_key,
             "KIE_BASE_URL": emulator.base_url,
             "KIE_UPLOAD_BASE_URL": emulator.base_url,

@@ -25,10 +25,15 @@ def test_image_to_image_sends_the_reference_through_kies_upload(live_app: LiveAp
     user = live_app.user()
     with live_app.client(user) as client:
         upload_id = upload(client)
-        job = client.post("/api/v1/jobs", json={
-            "type": "image-to-image", "prompt": "Put the product on a marble table",
-            "aspect_ratio": "4:5", "source_upload_id": upload_id,
-        })
+        job = client.post(
+            "/api/v1/jobs",
+            json={
+                "type": "image-to-image",
+                "prompt": "Put the product on a marble table",
+                "aspect_ratio": "4:5",
+                "source_upload_id": upload_id,
+            },
+        )
         assert job.status_code == 202, job.text
         done = live_app.wait_job(client, job.json()["id"])
         assert done["status"] == "completed", done
@@ -42,18 +47,27 @@ def test_image_to_image_sends_the_reference_through_kies_upload(live_app: LiveAp
     assert_ledger_invariants(live_app.db, user.id)
 
 
-@pytest.mark.parametrize(("ratio", "orientation"), [("16:9", "landscape"), ("portrait", "portrait")])
+@pytest.mark.parametrize(
+    ("ratio", "orientation"), [("16:9", "landscape"), ("portrait", "portrait")]
+)
 def test_text_to_video_returns_a_playable_mp4(
     live_app: LiveApp, ratio: str, orientation: str
 ) -> None:
     user = live_app.user()
     with live_app.client(user) as client:
-        job = client.post("/api/v1/jobs", json={
-            "type": "text-to-video", "prompt": "Slow dolly over a sneaker, neon rim light",
-            "aspect_ratio": ratio, "n_frames": "15",
-        }).json()
+        job = client.post(
+            "/api/v1/jobs",
+            json={
+                "type": "text-to-video",
+                "prompt": "Slow dolly over a sneaker, neon rim light",
+                "aspect_ratio": ratio,
+                "n_frames": "15",
+            },
+        ).json()
         assert job["params"] == {
-            "aspect_ratio": orientation, "n_frames": "15", "remove_watermark": True
+            "aspect_ratio": orientation,
+            "n_frames": "15",
+            "remove_watermark": True,
         }
         done = live_app.wait_job(client, job["id"])
         assert done["status"] == "completed", done
@@ -83,10 +97,18 @@ def test_image_to_video_needs_exactly_one_reference(live_app: LiveApp) -> None:
         assert missing.status_code == 422
         assert missing.json()["error"]["field"] == "source_upload_id"
         upload_id = upload(client, color=(30, 200, 60))
-        done = live_app.wait_job(client, client.post("/api/v1/jobs", json={
-            "type": "image-to-video", "prompt": "The bottle spins slowly",
-            "source_upload_id": upload_id, "aspect_ratio": "1:1",
-        }).json()["id"])
+        done = live_app.wait_job(
+            client,
+            client.post(
+                "/api/v1/jobs",
+                json={
+                    "type": "image-to-video",
+                    "prompt": "The bottle spins slowly",
+                    "source_upload_id": upload_id,
+                    "aspect_ratio": "1:1",
+                },
+            ).json()["id"],
+        )
         assert done["status"] == "completed", done
         assert done["params"]["aspect_ratio"] == "landscape"  # square maps to landscape
         task = live_app.emulator.tasks[done["task_id"]]
@@ -97,9 +119,12 @@ def test_image_to_video_needs_exactly_one_reference(live_app: LiveApp) -> None:
 def test_video_results_answer_range_requests(live_app: LiveApp) -> None:
     user = live_app.user()
     with live_app.client(user) as client:
-        done = live_app.wait_job(client, client.post("/api/v1/jobs", json={
-            "type": "text-to-video", "prompt": "Waves at dusk"
-        }).json()["id"])
+        done = live_app.wait_job(
+            client,
+            client.post(
+                "/api/v1/jobs", json={"type": "text-to-video", "prompt": "Waves at dusk"}
+            ).json()["id"],
+        )
         url = f"/api/v1/jobs/{done['id']}/result"
         whole = client.get(url).content
         part = client.get(url, headers={"Range": "bytes=100-199"})

@@ -1,20 +1,20 @@
-"""Stream a provider result into our storage: allowlisted hosts only, capped, constant memory."""
+"""Stream a provider result into our storage through the SSRF-safe fetcher (image2ad.net)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-import httpx
 from PIL import Image
 
 from image2ad.jobs.media import is_mp4
-from image2ad.storage.base import Storage
+from image2ad.net.errors import FetchFailed, FetchRefused
+from image2ad.net.safe_fetch import FetchPolicy, stream_to
+from image2ad.storage.base import Storage, StorageError, StoredObject
 
 HEAD_BYTES = 512 * 1024
-CHUNK = 256 * 1024
 
 
 class DownloadRefused(Exception):
@@ -34,16 +34,6 @@ class StoredResult:
     height: int | None
 
 
-def check_url(url: str, allowed_hosts: frozenset[str], plain_http_hosts: frozenset[str]) -> None:
-    parsed = urlparse(url)
-    netloc = parsed.netloc.lower()
-    if parsed.scheme == "https" and (parsed.hostname or "") in allowed_hosts:
-        return
-    if parsed.scheme == "http" and netloc in plain_http_hosts:
-        return
-    raise DownloadRefused(f"result URL host is not allowed: {parsed.scheme}://{netloc}")
-
-
 def sniff_image(head: bytes) -> tuple[str, int | None, int | None]:
     """Content type and size from the first bytes; refuses anything that is not PNG/JPEG/WebP."""
     try:
@@ -59,48 +49,31 @@ def sniff_image(head: bytes) -> tuple[str, int | None, int | None]:
 
 
 async def store_result(
-    url: str,
-    storage: Storage,
-    key: str,
-    *,
-    allowed_hosts: frozenset[str],
-    plain_http_hosts: frozenset[str],
-    max_bytes: int,
-    timeout_s: float,
-    result_type: str,
+    url: str, storage: Storage, key: str, *, policy: FetchPolicy, result_type: str
 ) -> StoredResult:
-    check_url(url, allowed_hosts, plain_http_hosts)
+    """Fetch `url` under `policy` into `storage` at `key`, then check what arrived."""
     head = bytearray()
-    timeout = httpx.Timeout(timeout_s, connect=10.0)
+
+    async def keep_head(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+        async for chunk in chunks:
+            if len(head) < HEAD_BYTES:
+                head.extend(chunk[: HEAD_BYTES - len(head)])
+            yield chunk
+
+    async def write(chunks: AsyncIterator[bytes]) -> StoredObject:
+        async with aclosing(keep_head(chunks)) as kept:
+            return await storage.write(key, kept)
+
     try:
-        async with (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code >= 500 or response.status_code == 429:
-                raise DownloadFailed(f"result download answered HTTP {response.status_code}")
-            if response.status_code != 200:
-                raise DownloadRefused(f"result download answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                raise DownloadRefused(f"result is {declared} bytes; the limit is {max_bytes}")
-
-            async def chunks() -> AsyncIterator[bytes]:
-                total = 0
-                async for chunk in response.aiter_bytes(CHUNK):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise DownloadRefused(f"result is larger than {max_bytes} bytes")
-                    if len(head) < HEAD_BYTES:
-                        head.extend(chunk[: HEAD_BYTES - len(head)])
-                    yield chunk
-                if declared is not None and declared.isdigit() and total != int(declared):
-                    raise DownloadFailed("result download ended early")
-
-            stored = await storage.write(key, chunks())
-    except httpx.HTTPError as exc:
-        raise DownloadFailed(f"result download failed: {type(exc).__name__}") from exc
+        stored = await stream_to(url, policy, write)
+    except FetchRefused as exc:
+        raise DownloadRefused(str(exc)) from exc
+    except FetchFailed as exc:
+        raise DownloadFailed(str(exc)) from exc
+    except (StorageError, OSError) as exc:
+        raise DownloadFailed(f"storing the result failed: {type(exc).__name__}") from exc
     if stored.size == 0:
+        await storage.delete(key)
         raise DownloadRefused("the provider's result is empty")
     if result_type == "image":
         try:

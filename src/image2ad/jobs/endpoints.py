@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
 from image2ad.deps import CurrentUser, ReadSession, RuntimeDep
-from image2ad.errors import NotFound, RequestInFlight
+from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
 from image2ad.jobs import pipeline, service
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut
@@ -23,8 +23,14 @@ from image2ad.models import User
 from image2ad.providers.catalog import GenerationType
 from image2ad.runtime import Runtime
 from image2ad.storage.base import ObjectNotFound
+from image2ad.throttle import limit_api
 
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["jobs"],
+    dependencies=[Depends(limit_api)],
+    responses=COMMON_ERRORS | error_responses(402, 409),
+)
 # A job changes a handful of times; a cheap indexed read twice a second keeps streams current.
 EVENTS_POLL_S = 0.5
 IdempotencyKeyHeader = Annotated[
@@ -70,6 +76,7 @@ def _accept(
                 catalog=rt.catalog,
                 deadline=timedelta(seconds=deadline),
                 idempotency_key=key,
+                max_active=rt.settings.max_active_jobs,
             )
             return (
                 service.to_out(accepted.job, rt.signer),

@@ -345,16 +345,7 @@ async def store_result_step(url: str, key: str, result_type: str) -> dict[str, A
     crash_point("P4")
     rt = current()
     stored = await store_result(
-        url,
-        rt.storage,
-        key,
-        allowed_hosts=rt.download_hosts(),
-        plain_http_hosts=frozenset({rt.local_url.split("://", 1)[1]})
-        if rt.settings.uses_emulator
-        else frozenset(),
-        max_bytes=rt.settings.max_result_bytes,
-        timeout_s=300.0,
-        result_type=result_type,
+        url, rt.storage, key, policy=rt.download_policy(), result_type=result_type
     )
     return {
         "size": stored.size,

@@ -150,3 +150,14 @@ def claim_send(session: Session, job_id: str, attempt: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def count_active(session: Session, user_id: str) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(Job.user_id == user_id, Job.status.in_([s.value for s in ACTIVE]))
+        )
+        or 0
+    )

@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from image2ad.credits import service as credits
-from image2ad.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
+from image2ad.errors import (
+    Conflict,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotFound,
+    TooManyActiveJobs,
+)
 from image2ad.jobs import repository
 from image2ad.jobs.schemas import JobCreate, JobError, JobList, JobOut
 from image2ad.jobs.status import JobStage, JobStatus
@@ -47,6 +53,7 @@ def create_job(
     catalog: Catalog,
     deadline: timedelta,
     idempotency_key: str | None = None,
+    max_active: int = 20,
 ) -> Accepted:
     """Validate, insert the job, charge it and remember the idempotency key, all in one unit."""
     digest = request_hash(request)
@@ -100,6 +107,12 @@ def create_job(
     session.add(job)
     session.flush()
     credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=spec.price)
+    # Counted after the charge: its row lock on the user serializes a user's racing creates.
+    if repository.count_active(session, user.id) > max_active:
+        raise TooManyActiveJobs(
+            f"You have {max_active} generations in progress; wait for one to finish.",
+            headers={"Retry-After": "5"},
+        )
     if idempotency_key is not None:
         session.add(
             IdempotencyKey(

@@ -2,16 +2,22 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Request, Response, UploadFile
 
 from image2ad.deps import CurrentUser, RuntimeDep
-from image2ad.errors import InvalidInput, PayloadTooLarge
+from image2ad.errors import COMMON_ERRORS, InvalidInput, PayloadTooLarge, error_responses
 from image2ad.jobs.endpoints import serve_object
+from image2ad.throttle import limit_api
 from image2ad.uploads import service
 from image2ad.uploads.images import MAX_UPLOAD_BYTES
 from image2ad.uploads.schemas import UploadOut
 
-router = APIRouter(prefix="/api/v1", tags=["uploads"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["uploads"],
+    dependencies=[Depends(limit_api)],
+    responses=COMMON_ERRORS | error_responses(413, 415),
+)
 # Multipart framing on top of the 10 MB file.
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
