@@ -19,7 +19,9 @@ def upload(client, data: bytes, name: str = "photo.png", content_type: str = "im
 def test_accepts_png_jpeg_webp_and_reports_size(live_app: LiveApp, fmt: str) -> None:
     user = live_app.user()
     with live_app.client(user) as client:
-        response = upload(client, image_bytes(fmt, (120, 80)), name="x.bin", content_type="text/plain")
+        response = upload(
+            client, image_bytes(fmt, (120, 80)), name="x.bin", content_type="text/plain"
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         assert body["content_type"] == f"image/{fmt.lower()}"
@@ -105,7 +107,11 @@ def test_uploads_are_private(live_app: LiveApp) -> None:
         assert client.get(f"/api/v1/uploads/{upload_id}/file").status_code == 404
         job = client.post(
             "/api/v1/jobs",
-            json={"type": "image-to-image", "prompt": "make it blue", "source_upload_id": upload_id},
+            json={
+                "type": "image-to-image",
+                "prompt": "make it blue",
+                "source_upload_id": upload_id,
+            },
         )
         assert job.status_code == 422
         assert job.json()["error"]["field"] == "source_upload_id"

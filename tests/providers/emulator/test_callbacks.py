@@ -196,3 +196,55 @@ def test_mounted_under_a_prefix_builds_urls_and_calls_back(callback_sink: Callba
     assert url.startswith(base_url + "/_emulator/files/")
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/png"
+
+
+def test_sora_posts_signed_progress_callbacks_while_generating(
+    start_emulator: StartEmulator, callback_sink: CallbackSink
+) -> None:
+    emu = start_emulator(webhook_hmac_key=HMAC_KEY, video_duration_s=0.6)
+    callback_sink.fail_next(500)  # a lost progress callback is not sent again
+    with emu.client() as client:
+        task_id = create_task(
+            client,
+            "sora-2-text-to-video",
+            callback_url=callback_sink.url("/done"),
+            progress_callback_url=callback_sink.url("/progress"),
+        )
+        received = callback_sink.wait_for(4)
+        wait_until(lambda: len(emu.state.callback_attempts) == 4)
+
+    assert [r.path for r in received] == ["/progress"] * 3 + ["/done"]
+    progress = [r.json for r in received[:3]]
+    assert [p["data"]["progress"] for p in progress] == [25, 50, 75]
+    for body, callback in zip(progress, received[:3], strict=True):
+        assert (body["code"], body["msg"]) == (200, "generating")
+        assert body["data"]["taskId"] == task_id
+        assert body["data"]["state"] == "generating"
+        assert body["data"]["resultJson"] is None
+        timestamp = callback.headers["x-webhook-timestamp"]
+        assert callback.headers["x-webhook-signature"] == expected_signature(task_id, timestamp)
+    attempts = [(a.kind, a.status_code) for a in emu.state.callback_attempts]
+    assert attempts == [
+        ("progress", 500),
+        ("progress", 200),
+        ("progress", 200),
+        ("completion", 200),
+    ]
+
+
+def test_no_progress_callbacks_after_a_task_ends_early(
+    start_emulator: StartEmulator, callback_sink: CallbackSink
+) -> None:
+    emu = start_emulator(video_duration_s=0.3)
+    with emu.client() as client:
+        task_id = create_task(
+            client,
+            "sora-2-text-to-video",
+            callback_url=callback_sink.url("/done"),
+            progress_callback_url=callback_sink.url("/progress"),
+        )
+        emu.state.force_success(task_id)
+        callback_sink.wait_for(1)
+        time.sleep(0.3)  # past the task's planned end, so every progress point was due
+
+    assert [r.path for r in callback_sink.received] == ["/done"]

@@ -1,6 +1,10 @@
+import logging
 import time
 
-from tests.fixtures.emulator import StartEmulator, create_task
+import httpx
+import pytest
+
+from tests.fixtures.emulator import StartEmulator, create_task, record_info
 
 BODY = {"model": "google/nano-banana", "input": {"prompt": "x"}}
 
@@ -52,3 +56,25 @@ def test_latency_knob_delays_every_api_response(start_emulator: StartEmulator) -
         elapsed = time.monotonic() - started
 
     assert 0.2 <= elapsed < 1.0
+
+
+def test_create_latency_times_out_after_the_task_exists(
+    start_emulator: StartEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    emu = start_emulator(create_latency_s=0.3)
+    with emu.client(timeout=0.1) as impatient, pytest.raises(httpx.ReadTimeout):
+        impatient.post("/api/v1/jobs/createTask", json=BODY)
+    [task_id] = emu.state.tasks  # created although its id never reached the client
+    with emu.client() as client:
+        started = time.monotonic()
+        record = record_info(client, task_id)
+        elapsed = time.monotonic() - started
+    time.sleep(0.3)  # the emulator answers the departed client meanwhile
+
+    assert record["taskId"] == task_id
+    assert elapsed < 0.3  # only createTask answers are slow
+    assert emu.state.calls["createTask"] == 1
+    assert [
+        r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR
+    ] == []

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.fixtures.emulator import RunningEmulator, create_task, record_info
+from tests.fixtures.emulator import RunningEmulator, create_task, record_info, upload_file
 
 RATIOS = {
     "1:1": 1.0,
@@ -74,19 +74,62 @@ def test_jpeg_output_format_gives_a_jpeg(
     assert image.size == (1024, 1024)
 
 
-@pytest.mark.parametrize(
-    ("aspect", "size"), [("portrait", (576, 1024)), ("landscape", (1024, 576))]
-)
-def test_sora_results_are_png_posters_for_now(
-    shared_emulator: RunningEmulator, shared_kie: httpx.Client, aspect: str, size: tuple[int, int]
-) -> None:
-    result = finished(shared_emulator, shared_kie, "sora-2-image-to-video", aspect_ratio=aspect)
+@pytest.fixture(scope="module")
+def clip_url(shared_emulator: RunningEmulator) -> str:
+    with shared_emulator.client() as client:
+        return str(finished(shared_emulator, client, "sora-2-text-to-video")["resultUrls"][0])
 
-    for url in (*result["resultUrls"], *result["resultWaterMarkUrls"]):
-        _, image = fetch_image(url)
-        assert url.endswith(".png")
-        assert image.format == "PNG"
-        assert image.size == size
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=0-99", 0, 99), ("bytes=100-", 100, None), ("bytes=-50", -50, None)],
+)
+def test_range_request_returns_206_with_those_bytes(
+    clip_url: str, header: str, first: int, last: int | None
+) -> None:
+    whole = httpx.get(clip_url)
+    size = len(whole.content)
+
+    part = httpx.get(clip_url, headers={"Range": header})
+
+    expected = whole.content[first : None if last is None else last + 1]
+    start = first % size
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert part.status_code == 206
+    assert part.content == expected
+    assert part.headers["content-type"] == "video/mp4"
+    assert part.headers["content-length"] == str(len(expected))
+    assert part.headers["content-range"] == f"bytes {start}-{start + len(expected) - 1}/{size}"
+
+
+def test_range_past_the_end_is_416_and_a_stale_if_range_gets_everything(clip_url: str) -> None:
+    whole = httpx.get(clip_url)
+    size = len(whole.content)
+
+    beyond = httpx.get(clip_url, headers={"Range": f"bytes={size}-"})
+    stale = httpx.get(clip_url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    fresh = httpx.get(clip_url, headers={"Range": "bytes=0-9", "If-Range": whole.headers["etag"]})
+    multiple = httpx.get(clip_url, headers={"Range": "bytes=0-9,20-29"})
+    head = httpx.head(clip_url)
+
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+    assert (stale.status_code, stale.content) == (200, whole.content)
+    assert (fresh.status_code, fresh.content) == (206, whole.content[:10])
+    assert (multiple.status_code, multiple.content) == (200, whole.content)
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(size)
+
+
+def test_uploads_are_served_with_ranges_too(
+    shared_emulator: RunningEmulator, shared_kie: httpx.Client
+) -> None:
+    url = upload_file(shared_kie, bytes(range(256)), "bytes.bin")
+
+    part = httpx.get(url, headers={"Range": "bytes=10-19"})
+
+    assert part.status_code == 206
+    assert part.content == bytes(range(10, 20))
 
 
 def test_result_is_rendered_once_and_served_from_cache(
