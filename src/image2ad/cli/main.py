@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import os
 import signal
 from typing import Annotated
 
 import typer
 
+from image2ad import logs
 from image2ad.auth import service as auth
 from image2ad.cli.generate import generate
 from image2ad.config import Settings
@@ -22,10 +23,12 @@ db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
 users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 credits_app = typer.Typer(no_args_is_help=True, help="Credits.")
+workers_app = typer.Typer(no_args_is_help=True, help="Worker processes and their workflows.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(credits_app, name="credits")
+app.add_typer(workers_app, name="workers")
 app.command("generate")(generate)
 
 
@@ -55,11 +58,15 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     application = create_app(settings, worker=worker)
     typer.echo(f"image2ad serving on http://{settings.host}:{settings.port}")
     uvicorn.run(
-        application, host=settings.host, port=settings.port, log_level="info", proxy_headers=True
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_config=logs.log_config(settings.log_level),
+        proxy_headers=True,
     )
 
 
@@ -72,7 +79,7 @@ def worker_command() -> None:
 
     settings = _settings()
     settings.check_secrets()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     runtime = Runtime.build(settings, role="worker")
 
     async def run() -> None:
@@ -160,6 +167,47 @@ def credits_grant(email: str, amount: int) -> None:
         _fail(exc)
     finally:
         db.dispose()
+
+
+@workers_app.command("list")
+def workers_list() -> None:
+    """Show the processes that recorded a heartbeat, and when they were last seen."""
+    from image2ad.jobs import workers
+    from image2ad.runtime import Runtime
+
+    runtime = Runtime.build(_settings(), role="admin")
+    try:
+        for row in workers.list_workers(runtime):
+            typer.echo(
+                f"{row.executor_id}\t{row.role}\t{row.host}:{row.pid}\t"
+                f"last seen {row.last_seen_at:%Y-%m-%d %H:%M:%S}Z"
+            )
+    finally:
+        runtime.db.dispose()
+
+
+@workers_app.command("recover")
+def workers_recover(executor_id: str) -> None:
+    """Hand a dead process's unfinished workflows to the live workers (safe to repeat)."""
+    from image2ad.jobs import engine, workers
+    from image2ad.runtime import Runtime, install
+
+    settings = _settings()
+    settings.executor_id = f"admin-{os.getpid()}"
+    runtime = Runtime.build(settings, role="admin")
+
+    async def run() -> int:
+        install(runtime)
+        engine.configure(runtime, listen=False)
+        await engine.launch(runtime)
+        try:
+            return await workers.recover(executor_id)
+        finally:
+            await engine.shutdown()
+
+    count = asyncio.run(run())
+    runtime.db.dispose()
+    typer.echo(f"re-enqueued {count} workflow(s) of {executor_id}")
 
 
 @app.command()

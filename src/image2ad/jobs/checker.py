@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from image2ad.jobs import pipeline, repository
+from image2ad.jobs import pipeline, repository, workers
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
@@ -145,6 +145,7 @@ class Sweeper:
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_retention = 0.0
+        self._last_beat = -1e9
 
     async def run_forever(self) -> None:
         interval = self.rt.settings.jobs.sweep_interval_s
@@ -180,6 +181,7 @@ class Sweeper:
             else:
                 await asyncio.to_thread(self._resubmit_orphaned, job)
         await self._retention()
+        await self._workers()
 
     def _select(self, now: Any) -> tuple[list[Job], list[Job]]:
         with self.rt.db.session() as session:
@@ -227,6 +229,15 @@ class Sweeper:
         await delete_finished_workflows(self.rt.settings.jobs.workflow_retention_h)
         with self.rt.db.session() as session:
             repository.purge_expired_idempotency(session, utcnow())
+
+    async def _workers(self) -> None:
+        jobs = self.rt.settings.jobs
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_beat < jobs.heartbeat_s:
+            return
+        self._last_beat = loop_time
+        await asyncio.to_thread(workers.beat, self.rt)
+        await workers.recover_dead(self.rt, timedelta(seconds=jobs.executor_dead_after_s))
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

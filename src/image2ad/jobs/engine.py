@@ -7,6 +7,7 @@ version, a stable executor id per process, WAL on SQLite, system tables beside t
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import event
 
 from image2ad.db import is_sqlite
 from image2ad.jobs import pipeline
+from image2ad.logs import RedactSecrets
 from image2ad.runtime import Runtime
 
 BATCH = 500
@@ -30,12 +32,17 @@ def configure(rt: Runtime, *, listen: bool) -> None:
         "application_version": rt.settings.app_version,
         "executor_id": rt.executor_id(),
         "max_executor_threads": rt.settings.jobs.max_executor_threads,
-        "log_level": "WARNING",
+        # DBOS is chatty at INFO (every migration, every queue); keep it to warnings unless
+        # the operator asked for debug output.
+        "log_level": "DEBUG" if rt.settings.log_level.upper() == "DEBUG" else "WARNING",
         "notification_listener_polling_interval_sec": 0.2,
     }
     if is_sqlite(url):
         config["system_database_engine"] = _sqlite_system_engine(url)
     DBOS(config=config)
+    # DBOS logs through its own handler (propagate=False); scrub secrets there too.
+    for handler in logging.getLogger("dbos").handlers:
+        handler.addFilter(RedactSecrets())
     if not listen:
         DBOS.listen_queues([])
 

@@ -6,6 +6,7 @@ from image2ad.models.job import Job
 from image2ad.models.upload import Upload
 from image2ad.models.usage_event import UsageEvent
 from image2ad.models.user import User
+from image2ad.models.worker import WorkerHeartbeat
 
 __all__ = [
     "ApiKey",
@@ -17,4 +18,5 @@ __all__ = [
     "Upload",
     "UsageEvent",
     "User",
+    "WorkerHeartbeat",
 ]
