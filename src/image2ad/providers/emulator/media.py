@@ -15,7 +15,7 @@ from image2ad.providers.emulator.video import render_video
 
 TEMPFILE_PREFIX = "/tempfile/"
 RESULT_PREFIX = "/files/"
-MISSING_REFERENCE = "reference image is not on this emulator: text-only preview"
+MISSING_REFERENCE = "reference image not on this emulator: text only"
 
 _MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4"}
 
@@ -77,7 +77,7 @@ async def _render(state: EmulatorState, task: Task) -> bytes:
         prompt,
         video_aspect_ratio(inp),
         seed=task.task_id,
-        caption=f"{task.spec.name} · placeholder for a {inp.get('n_frames', '10')} s clip",
+        caption=f"{task.spec.name} · {inp.get('n_frames', '10')} s placeholder",
         reference=reference,
         note=note,
     )

@@ -35,7 +35,7 @@ class EmulatorState:
     out_of_credits: bool = False
     """When set, createTask answers body code 402 whatever the balance."""
     drop_callbacks: bool = False
-    """When set, tasks reach their terminal state but no callback is sent."""
+    """When set, tasks reach their terminal state but no callback (nor progress) is sent."""
     duplicate_callbacks: int = 0
     """Extra copies of every callback, to exercise idempotent receivers."""
     tasks: dict[str, Task] = field(default_factory=dict)

@@ -22,7 +22,7 @@ LONG_SIDE = 640
 ZOOM = 1.18
 """Ken Burns: how far the reference is zoomed in by the last frame."""
 MAX_REFERENCE_PIXELS = 40_000_000
-UNREADABLE_REFERENCE = "reference image could not be decoded: text-only preview"
+UNREADABLE_REFERENCE = "reference image unreadable: text only"
 TEXT = (245, 245, 245)
 DIM = (205, 205, 205)
 ACCENT = (255, 210, 90)
@@ -40,7 +40,7 @@ class _Layout:
         self.body: Font = ImageFont.load_default(size=self.body_size)
         self.small: Font = ImageFont.load_default(size=self.small_size)
         self.bar_height = max(3, short // 90)
-        # Baseline of the bottom caption row; the moving bar sits below it.
+        # Top of the bottom caption row; the moving bar sits below it.
         self.caption_y = self.height - self.margin - self.small_size - self.bar_height
 
     def footer(self, draw: ImageDraw.ImageDraw, caption: str, note: str) -> None:
@@ -143,13 +143,10 @@ def _ken_burns_frames(
         cx = full_w / 2 + pan_x * _ease(t) * (full_w - w) / 2
         cy = full_h / 2 + pan_y * _ease(t) * (full_h - h) / 2
         box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        frame = source.resize(
-            (layout.width, layout.height), Image.Resampling.BILINEAR, box=box
-        ).convert("RGBA")
-        frame.alpha_composite(overlay)
-        rgb = frame.convert("RGB")
-        layout.ticker(rgb, t)
-        yield rgb
+        frame = source.resize((layout.width, layout.height), Image.Resampling.BILINEAR, box=box)
+        frame.paste(overlay, mask=overlay)
+        layout.ticker(frame, t)
+        yield frame
 
 
 def _encode(frames: Iterator[Image.Image], size: tuple[int, int]) -> bytes:
