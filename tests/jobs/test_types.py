@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 
 import av
 import pytest
@@ -135,3 +136,29 @@ def test_video_results_answer_range_requests(live_app: LiveApp) -> None:
         assert tail.status_code == 206 and tail.content == whole[-50:]
         beyond = client.get(url, headers={"Range": f"bytes={len(whole) + 10}-"})
         assert beyond.status_code == 416
+
+
+def test_sora_progress_reaches_the_job_without_extra_provider_calls(live_app: LiveApp) -> None:
+    user = live_app.user()
+    emulator = live_app.emulator
+    emulator.settings.video_duration_s = 4
+    try:
+        with live_app.client(user) as client:
+            job = client.post("/api/v1/jobs", json={"type": "text-to-video", "prompt": "Drone"})
+            job_id = job.json()["id"]
+            seen: set[tuple[str, int | None]] = set()
+            while True:
+                current = client.get(f"/api/v1/jobs/{job_id}").json()
+                seen.add((current["stage"], current["progress"]))
+                if current["status"] == "completed":
+                    break
+                time.sleep(0.05)
+    finally:
+        emulator.settings.video_duration_s = 1.0
+    progress = sorted(p for stage, p in seen if stage == "generating" and p)
+    assert progress and 0 < progress[0] < 100, seen
+    task_id = current["task_id"]
+    progress_posts = [
+        a for a in emulator.callback_attempts if a.task_id == task_id and "/progress" in a.url
+    ]
+    assert progress_posts, "Sora progress went to its own route"

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from image2ad.deps import RuntimeDep
 from image2ad.errors import NotAuthenticated, NotFound
 from image2ad.jobs import checker, repository
-from image2ad.jobs.status import JobStatus
+from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.models.base import utcnow
 from image2ad.providers.kie.callbacks import extract_task_id, verify_signature
 from image2ad.runtime import Runtime
 
@@ -52,6 +53,46 @@ async def kie_callback(job_id: str, secret: str, request: Request, rt: RuntimeDe
         elif saved_task_id is not None and (task_id in (None, saved_task_id)):
             _spawn(request, checker.check_job(rt, job_id))
     return JSONResponse({"code": 200, "msg": "Callback received successfully"})
+
+
+@router.post("/kie/{job_id}/{secret}/progress")
+async def kie_progress(job_id: str, secret: str, request: Request, rt: RuntimeDep) -> JSONResponse:
+    """Sora's progress reports: shown to the user as they come, never trusted for the outcome."""
+    body = await request.body()
+    job = await asyncio.to_thread(_load, rt, job_id)
+    if (
+        len(body) > MAX_BODY
+        or job is None
+        or not hmac.compare_digest(job[0].encode(), secret.encode())
+    ):
+        raise NotFound("No such callback.")
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        payload = {}
+    data = payload.get("data") if isinstance(payload, dict) else None
+    progress = data.get("progress") if isinstance(data, dict) else None
+    task_id = extract_task_id(payload) if isinstance(payload, dict) else None
+    _, status, saved_task_id = job
+    if (
+        isinstance(progress, int | float)
+        and status == JobStatus.PROCESSING.value
+        and saved_task_id is not None
+        and task_id == saved_task_id
+    ):
+        await asyncio.to_thread(_record_progress, rt, job_id, int(progress))
+    return JSONResponse({"code": 200, "msg": "Progress received"})
+
+
+def _record_progress(rt: Runtime, job_id: str, progress: int) -> None:
+    with rt.db.session() as session:
+        repository.update_active(
+            session,
+            job_id,
+            stage=JobStage.GENERATING.value,
+            progress=max(0, min(99, progress)),
+            updated_at=utcnow(),
+        )
 
 
 async def _adopt_then_check(rt: Runtime, job_id: str, task_id: str) -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
@@ -22,7 +22,7 @@ from image2ad.jobs.status import JobStatus
 from image2ad.models import User
 from image2ad.providers.catalog import GenerationType
 from image2ad.runtime import Runtime
-from image2ad.storage.base import ObjectNotFound
+from image2ad.storage.base import ObjectNotFound, presigned_url
 from image2ad.throttle import limit_api
 
 router = APIRouter(
@@ -150,6 +150,11 @@ async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
         return FileResponse(
             path, media_type=content_type, filename=filename, content_disposition_type="inline"
         )
+    url = await presigned_url(rt.storage, key)
+    if url is not None:
+        # A remote store serves the bytes (and Range requests) itself through a link that
+        # expires within minutes; the caller's right to the object was checked before this.
+        return RedirectResponse(url, status_code=307)
     try:
         size = await rt.storage.size(key)
     except ObjectNotFound:

@@ -257,7 +257,9 @@ def create_request(plan: dict[str, Any], image_urls: list[str]) -> dict[str, Any
         "model": plan["model"],
         "input": spec.build_input(plan["prompt"], plan["params"], image_urls),
         "callback_url": callback,
-        "progress_callback_url": callback if spec.supports_progress_callback else None,
+        "progress_callback_url": (
+            f"{callback}/progress" if callback and spec.supports_progress_callback else None
+        ),
     }
 
 
