@@ -69,6 +69,10 @@ class JobSettings(BaseSettings):
         72.0, description="Finished durable workflows older than this are deleted"
     )
     max_executor_threads: int = Field(32, description="DBOS executor thread cap")
+    heartbeat_s: float = Field(10.0, description="How often a worker records that it is alive")
+    executor_dead_after_s: float = Field(
+        90.0, description="Silence after which a worker's workflows are recovered by others"
+    )
 
     @field_validator("poll_schedule_s", mode="before")
     @classmethod
@@ -89,6 +93,11 @@ class DownloadSettings(BaseSettings):
         default_factory=list,
         description="Extra https hosts results may come from, besides Kie's CDN (exact names)",
     )
+    http_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Plain-http origins allowed for results, e.g. a standalone Kie emulator "
+        "(http://127.0.0.1:8090); nothing else may be fetched over http or from loopback",
+    )
     timeout_s: float = Field(300.0, description="Total time allowed for one result download")
     connect_timeout_s: float = Field(10.0, description="Time allowed to resolve and connect")
     min_rate: float = Field(
@@ -98,7 +107,7 @@ class DownloadSettings(BaseSettings):
         10.0, description="Window of the minimum-rate check; also the longest allowed stall"
     )
 
-    @field_validator("hosts", mode="before")
+    @field_validator("hosts", "http_origins", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -129,7 +138,9 @@ class StorageSettings(BaseSettings):
     Unset fields fall back to the standard AWS_* variables (AWS_REGION, AWS_ACCESS_KEY_ID, …).
     """
 
-    model_config = SettingsConfigDict(env_prefix="IMAGE2AD_S3_", env_file=_env_file(), extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_S3_", env_file=_env_file(), extra="ignore"
+    )
 
     endpoint: str | None = Field(
         None, description="S3 API endpoint URL; unset = AWS S3 (or AWS_ENDPOINT_URL)"
@@ -174,6 +185,7 @@ class Settings(BaseSettings):
         description="Port for `serve` (PORT also works)",
     )
     executor_id: str | None = Field(None, description="Stable unique id of this process")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     app_version: str = Field("1", description="Pinned durable-workflow application version")
     signup_credits: int = Field(10, description="Free credits for a new account")
     result_link_ttl_s: int = Field(900, description="Lifetime of signed result links")

@@ -110,7 +110,9 @@ class Runtime:
     def download_policy(self) -> FetchPolicy:
         """Result downloads: allowlisted https hosts, plus our own emulator's origin over http."""
         download = self.settings.download
-        http_origins = [self.local_url] if self.settings.uses_emulator else []
+        http_origins = list(download.http_origins)
+        if self.settings.uses_emulator:
+            http_origins.append(self.local_url)
         return FetchPolicy(
             Allowlist.build(self.download_hosts(), http_origins),
             max_bytes=self.settings.max_result_bytes,

@@ -448,7 +448,7 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
         await fail_job(
             job_id,
             "result_unavailable",
-            f"The result could not be retrieved from the provider ({exc}).",
+            "The provider's result could not be retrieved. Your credit was returned.",
             credits_used,
         )
         return

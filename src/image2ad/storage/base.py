@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class StorageError(Exception):
@@ -46,6 +46,22 @@ class Storage(Protocol):
     def local_path(self, key: str) -> str | None:
         """A filesystem path when the store is a local folder (lets the server use sendfile)."""
         ...
+
+
+@runtime_checkable
+class Presigning(Protocol):
+    """A store that can let clients fetch an object from it directly, for a short while."""
+
+    async def presigned_url(self, key: str) -> str | None:
+        """A short-lived GET URL for `key`, or None when this store is set to stream instead."""
+        ...
+
+
+async def presigned_url(storage: Storage, key: str) -> str | None:
+    """A direct, short-lived URL for `key` when the store offers one (remote stores), else None."""
+    if isinstance(storage, Presigning):
+        return await storage.presigned_url(key)
+    return None
 
 
 @asynccontextmanager
