@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from image2ad import files, health
@@ -23,6 +23,8 @@ from image2ad.jobs import endpoints as jobs
 from image2ad.jobs.checker import Sweeper
 from image2ad.runtime import Runtime, install
 from image2ad.uploads import endpoints as uploads
+from image2ad.web import routes as web
+from image2ad.web.errors import error_page, is_page
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(files.router)
     app.include_router(callbacks.router)
+    app.include_router(web.router)
+    app.mount("/static", web.static_files(), name="static")
     if emulator_app is not None:
         app.mount(EMULATOR_MOUNT, emulator_app)
     return app
@@ -114,7 +118,9 @@ def _error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if is_page(request):
+            return await error_page(request, exc.status_code, exc.message, exc.headers)
         return JSONResponse(
             _error_body(exc.code, exc.message, **exc.extra),
             status_code=exc.status_code,
@@ -122,12 +128,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(location) or None
         message = first.get("msg", "Invalid request.")
         text = f"{field}: {message}" if field else message
+        if is_page(request):
+            return await error_page(request, 422, text)
         return JSONResponse(
             _error_body(
                 "invalid_input",
@@ -141,7 +149,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_page(request):
+            return await error_page(request, exc.status_code, str(exc.detail), exc.headers)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
         return JSONResponse(
             _error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
@@ -150,8 +160,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
+        if is_page(request):
+            return await error_page(request, 500, "Something went wrong on our side.")
         return JSONResponse(
             _error_body("internal_error", "Something went wrong on our side."), status_code=500
         )

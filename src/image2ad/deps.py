@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session as OrmSession
 
 from image2ad.auth import service as auth
+from image2ad.auth import web
 from image2ad.errors import NotAuthenticated
 from image2ad.models import User
 from image2ad.runtime import Runtime
@@ -31,9 +32,16 @@ ReadSession = Annotated[OrmSession, Depends(get_read_session)]
 
 
 def get_current_user(request: Request, rt: RuntimeDep) -> User:
-    """The caller, from an API key; loaded in its own short unit so no lock outlives it."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    """The caller, from an API key or else the web session cookie (CSRF-checked when unsafe).
+
+    Loaded in its own short unit so no lock outlives it.
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        user = web.cookie_user(request, rt)
+        if user is not None:
+            return user
+    scheme, _, token = (header or "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         user = auth.authenticate_api_key(rt.db, token.strip())
         if user is not None:

@@ -54,6 +54,8 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.access": {"handlers": [], "level": level.upper(), "propagate": True},
             "dbos": {"handlers": [], "level": level.upper(), "propagate": True},
+            # One INFO line per provider request drowns everything else; keep them for DEBUG.
+            "httpx": {"handlers": [], "level": "DEBUG" if level.upper() == "DEBUG" else "WARNING"},
         },
     }
 

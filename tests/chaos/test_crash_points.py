@@ -40,6 +40,7 @@ class ChaosRun:
     jobs: int
     completed: int
     failed: int
+    failed_not_by_provider: int
     lost: int
     double_charged: int
     double_refunded: int
@@ -117,12 +118,13 @@ def test_kill_at_crash_point_loses_nothing(harness: Harness, point: str) -> None
         server.stop()
     run = check_promises(harness, user, point, jobs, time.monotonic() - started)
     report(run)
-    assert (run.lost, run.double_charged, run.double_refunded, run.results_without_job) == (
-        0,
-        0,
-        0,
-        0,
-    ), run
+    assert (
+        run.lost,
+        run.double_charged,
+        run.double_refunded,
+        run.results_without_job,
+        run.failed_not_by_provider,
+    ) == (0, 0, 0, 0, 0), run
 
 
 def submit_all(server: ServerProcess, user: TestUser, point: str, todo: set[int]) -> set[int]:
@@ -198,6 +200,10 @@ def check_promises(
         jobs=len(rows),
         completed=sum(job.status == "completed" for job in rows),
         failed=sum(job.status == "failed" for job in rows),
+        failed_not_by_provider=sum(
+            job.status == "failed" and not (job.error_code or "").startswith("provider_failed")
+            for job in rows
+        ),
         lost=JOBS - sum(job.status in TERMINAL for job in rows),
         double_charged=sum(count > 1 for count in charges.values()),
         double_refunded=sum(count > 1 for count in refunds.values()),

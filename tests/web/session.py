@@ -47,7 +47,9 @@ class Browserish:
             self.csrf = csrf_of(response.text)
         return response
 
-    def submit(self, path: str, data: dict[str, str], *, token: str | None = None) -> httpx.Response:
+    def submit(
+        self, path: str, data: dict[str, str], *, token: str | None = None
+    ) -> httpx.Response:
         """POST a form the way the page does, with the page's CSRF token unless told otherwise."""
         fields = {"csrf_token": self.csrf if token is None else token, **data}
         if token == "":

@@ -45,6 +45,7 @@ FINISH_QUEUE = "job-finish"
 DOWNLOAD_ATTEMPTS = 4
 # When Kie refuses a create for load reasons, the job goes back to the queue instead of failing.
 REQUEUE_AFTER = timedelta(seconds=15)
+SUBMIT_WATCHDOG = timedelta(minutes=5)
 
 
 def submit_workflow_id(job_id: str, attempt: int) -> str:
@@ -89,24 +90,42 @@ async def enqueue_finish(job_id: str, outcome: dict[str, Any]) -> None:
 
 @db_step("begin_submit")
 async def begin_submit(job_id: str) -> dict[str, Any] | None:
-    """Mark the job processing and return what createTask needs; None when nothing to do."""
+    """Mark the job processing and return what createTask needs; None when nothing to do.
+
+    A crash after this step's transaction and before its checkpoint re-runs it on a job that is
+    already processing: that re-run must carry on, not give up (create_task's per-attempt claim
+    still prevents a second send).
+    """
 
     def run() -> dict[str, Any] | None:
         rt = current()
         with rt.db.session() as session:
             job = repository.get(session, job_id)
-            if job is None or job.status != JobStatus.PENDING.value or job.task_id:
+            if job is None or job.task_id:
+                return None
+            rerun = job.status == JobStatus.PROCESSING.value and (
+                job.stage == JobStage.SUBMITTING.value
+            )
+            if job.status != JobStatus.PENDING.value and not rerun:
                 return None
             now = utcnow()
-            repository.transition(
-                session,
-                job_id,
-                JobStatus.PROCESSING,
-                stage=JobStage.SUBMITTING.value,
-                started_at=job.started_at or now,
-                next_check_at=None,
-                updated_at=now,
-            )
+            # The watchdog: should this workflow vanish, the sweeper treats the submission as
+            # uncertain once this time passes (DBOS normally resumes it long before).
+            values = {
+                "stage": JobStage.SUBMITTING.value,
+                "next_check_at": now + SUBMIT_WATCHDOG,
+                "updated_at": now,
+            }
+            if rerun:
+                repository.update_active(session, job_id, **values)
+            else:
+                repository.transition(
+                    session,
+                    job_id,
+                    JobStatus.PROCESSING,
+                    started_at=job.started_at or now,
+                    **values,
+                )
             reference = None
             if job.source_upload_id:
                 upload = uploads.get(session, job.source_upload_id)

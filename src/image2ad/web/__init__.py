@@ -1,0 +1,1 @@
+"""Server-rendered pages: accounts, the four generators, the Library and job pages."""

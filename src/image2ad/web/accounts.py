@@ -1,0 +1,143 @@
+"""Sign up, log in, log out. Passwords are Argon2id; the session is a signed cookie."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from image2ad.auth import repository, web
+from image2ad.auth import service as auth
+from image2ad.auth.passwords import verify_password
+from image2ad.auth.sessions import new_session, set_cookie
+from image2ad.deps import RuntimeDep
+from image2ad.errors import Conflict, InvalidInput
+from image2ad.runtime import Runtime
+from image2ad.web.deps import CheckedForm, OptionalUser, text
+from image2ad.web.render import render
+
+router = APIRouter(include_in_schema=False)
+HOME = "/generate/text-to-image"
+MAX_PASSWORD_LENGTH = 1024
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: no scheme, no `//host`, no backslash tricks."""
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) < 32 for ch in value)
+    ):
+        return HOME
+    return value
+
+
+def start_session(request: Request, rt: Runtime, user_id: str | None, to: str) -> Response:
+    """Issue a new session (and CSRF token) and go to `to`; the old token stops working."""
+    session = new_session(user_id)
+    web.replace_session(request, session)
+    response = RedirectResponse(to, status_code=303)
+    set_cookie(response, request, web.codec(rt), session)
+    return response
+
+
+@router.get("/")
+def home(user: OptionalUser) -> Response:
+    return RedirectResponse(HOME if user else "/login", status_code=303)
+
+
+@router.get("/signup")
+def signup_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "signup.html", user=None, email="", next=safe_next(next))
+
+
+@router.post("/signup")
+async def signup(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response:
+    email, password = text(form, "email", 320), text(form, "password", MAX_PASSWORD_LENGTH + 1)
+    to = safe_next(text(form, "next"))
+
+    def create() -> str:
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidInput("Use a password of at most 1024 characters.", field="password")
+        with rt.db.session() as session:
+            user = auth.create_user(
+                session, email, password=password, credits_granted=rt.settings.signup_credits
+            )
+            return user.id
+
+    try:
+        user_id = await asyncio.to_thread(create)
+    except (InvalidInput, Conflict) as exc:
+        return render(
+            request,
+            "signup.html",
+            user=None,
+            email=email,
+            next=to,
+            error=exc.message,
+            error_field=exc.extra.get("field"),
+            status_code=exc.status_code,
+        )
+    return start_session(request, rt, user_id, to)
+
+
+@router.get("/login")
+def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", user=None, email="", next=safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response:
+    email = text(form, "email", 320).strip().lower()
+    password = text(form, "password", MAX_PASSWORD_LENGTH + 1)
+    to = safe_next(text(form, "next"))
+    client = request.client.host if request.client else ""
+
+    def failure(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
+        return render(
+            request,
+            "login.html",
+            user=None,
+            email=email,
+            next=to,
+            error=message,
+            status_code=status_code,
+            headers=headers,
+        )
+
+    wait = web.login_throttle.retry_after(email, client)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        return failure(
+            f"Too many failed attempts. Try again in about {minutes} min.",
+            429,
+            {"Retry-After": str(wait)},
+        )
+
+    def check() -> str | None:
+        with rt.db.session(read_only=True) as session:
+            user = repository.get_user_by_email(session, email)
+        # Unknown users still pay for one Argon2 verification, so timing reveals nothing.
+        stored = user.password_hash if user else None
+        ok = verify_password(stored, password[:MAX_PASSWORD_LENGTH])
+        return user.id if ok and user and len(password) <= MAX_PASSWORD_LENGTH else None
+
+    user_id = await asyncio.to_thread(check)
+    if user_id is None:
+        web.login_throttle.failed(email, client)
+        return failure("Email or password is incorrect.", 401)
+    web.login_throttle.succeeded(email)
+    return start_session(request, rt, user_id, to)
+
+
+@router.post("/logout")
+def logout(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response:
+    return start_session(request, rt, None, "/login")

@@ -1,0 +1,115 @@
+"""Words the pages show for catalog values: ad-format names, stages, dates, credits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from image2ad.jobs.schemas import JobOut
+from image2ad.jobs.status import JobStatus
+from image2ad.providers.catalog import ModelSpec
+
+# Ad-format names for the ratios that have one; other ratios show only the ratio.
+RATIO_NAMES = {
+    "1:1": "Feed",
+    "4:5": "Portrait",
+    "9:16": "Story",
+    "16:9": "Landscape",
+    "auto": "Auto",
+    "landscape": "Landscape",
+    "portrait": "Portrait",
+}
+VIDEO_SHAPES = {"landscape": "16:9", "portrait": "9:16"}
+STAGES = ("queued", "submitting", "waiting", "generating", "downloading", "storing")
+STAGE_TEXT = {
+    "queued": "Queued",
+    "submitting": "Sending to the model",
+    "waiting": "Waiting for the model",
+    "generating": "Generating",
+    "downloading": "Downloading the result",
+    "storing": "Saving to your library",
+}
+STATUS_TEXT = {
+    "pending": "Queued",
+    "processing": "In progress",
+    "completed": "Done",
+    "failed": "Failed",
+    "canceled": "Canceled",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    name: str
+    detail: str
+    default: bool
+
+
+def ratio_label(value: str | None) -> str:
+    if not value:
+        return ""
+    name = RATIO_NAMES.get(value)
+    shape = VIDEO_SHAPES.get(value, value)
+    if name is None:
+        return value
+    return name if name == "Auto" else f"{name} {shape}"
+
+
+def ratio_choices(spec: ModelSpec) -> list[Choice]:
+    param = spec.params.get("aspect_ratio")
+    if param is None or not param.choices:
+        return []
+    # Ad formats first, in the order people use them; then the other ratios, "auto" last.
+    named = [r for r in RATIO_NAMES if r in param.choices and r != "auto"]
+    rest = [c for c in param.choices if c not in named and c != "auto"]
+    order = named + rest + (["auto"] if "auto" in param.choices else [])
+    return [
+        Choice(
+            value=value,
+            name=RATIO_NAMES.get(value, value),
+            detail=VIDEO_SHAPES.get(value, value) if value in named else "",
+            default=value == param.default,
+        )
+        for value in order
+    ]
+
+
+def simple_choices(spec: ModelSpec, name: str, labels: dict[str, str]) -> list[Choice]:
+    param = spec.params.get(name)
+    if param is None or not param.choices:
+        return []
+    return [
+        Choice(value=c, name=labels.get(c, c), detail="", default=c == param.default)
+        for c in param.choices
+    ]
+
+
+def stage_percent(status: str, stage: str | None, progress: int | None) -> int:
+    """A progress bar position: the model's own percentage fills the generating stretch."""
+    if status == JobStatus.COMPLETED:
+        return 100
+    fixed = {"queued": 5, "submitting": 15, "waiting": 25, "downloading": 92, "storing": 97}
+    if stage == "generating":
+        return 25 + round(0.65 * max(0, min(100, progress or 0)))
+    return fixed.get(stage or "queued", 5)
+
+
+def stage_text(job: JobOut) -> str:
+    if job.status.is_terminal:
+        return STATUS_TEXT[job.status.value]
+    text = STAGE_TEXT.get(job.stage.value if job.stage else "queued", "Queued")
+    if job.stage == "generating" and job.progress is not None:
+        text = f"{text} {job.progress} %"
+    return text
+
+
+def credits_text(job: JobOut) -> str:
+    unit = "credit" if job.credits_charged == 1 else "credits"
+    if job.credits_refunded:
+        return f"{job.credits_refunded} {unit} refunded"
+    return f"{job.credits_charged} {unit}"
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y, %H:%M UTC") if value else "—"

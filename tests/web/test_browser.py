@@ -1,0 +1,362 @@
+"""End to end in headless Chromium: sign up, the four generators with live progress, the Library.
+
+Runs once, on SQLite. Screenshots go to $IMAGE2AD_SCREENSHOTS when set (docs/screenshots for the
+README), else to a temporary folder; every page is also checked for sideways scrolling on mobile.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+from playwright.sync_api import Page, expect
+
+from tests.fixtures import factories
+from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.factories import assert_ledger_invariants
+from tests.fixtures.live_app import LiveApp
+from tests.web.session import PASSWORD
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
+]
+
+RATIOS = {
+    "text-to-image": "9:16",
+    "image-to-image": "4:5",
+    "text-to-video": "portrait",
+    "image-to-video": "landscape",
+}
+# Records what the progress widget shows, so the test can tell it moved without a reload.
+WATCH_PROGRESS = """() => {
+  window.sameDocument = true;
+  const seen = window.seen = { stages: [], values: [] };
+  const text = document.querySelector('#job-progress [data-stage-text]');
+  const bar = document.querySelector('#job-progress [data-progress-bar]');
+  new MutationObserver(() => {
+    if (seen.stages.at(-1) !== text.textContent) seen.stages.push(text.textContent);
+  }).observe(text, { childList: true, characterData: true, subtree: true });
+  new MutationObserver(() => {
+    if (seen.values.at(-1) !== bar.value) seen.values.push(bar.value);
+  }).observe(bar, { attributes: true, attributeFilter: ['value'] });
+}"""
+IMAGE_LOADED = """(selector) => {
+  const img = document.querySelector(selector);
+  return Boolean(img && img.complete && img.naturalWidth > 0);
+}"""
+
+
+KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    image = Image.new("RGB", (640, 480), (250, 240, 225))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((220, 90, 420, 420), fill=(35, 60, 140))
+    draw.ellipse((270, 40, 370, 140), fill=(240, 170, 40))
+    path = tmp_path_factory.mktemp("refs") / "product.png"
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def watchable(live_app: LiveApp) -> Iterator[None]:
+    """Emulated generations slow enough to watch them move; restored afterwards."""
+    knobs = live_app.emulator.settings
+    before = knobs.image_duration_s, knobs.video_duration_s
+    knobs.image_duration_s, knobs.video_duration_s = 1.5, 2.5
+    try:
+        yield
+    finally:
+        knobs.image_duration_s, knobs.video_duration_s = before
+
+
+def shoot(page: Page, shots: Path, name: str, focus: str | None = None) -> None:
+    """Desktop and mobile screenshots of the page (at the top, or scrolled to `focus`)."""
+    for size in (DESKTOP, MOBILE):
+        page.set_viewport_size(size)
+        if focus:
+            page.locator(focus).scroll_into_view_if_needed()
+        else:
+            page.evaluate("window.scrollTo(0, 0)")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} scrolls sideways at {size['width']} px"
+        kind = "desktop" if size is DESKTOP else "mobile"
+        path = shots / f"{name}-{kind}.png"
+        page.screenshot(path=path)
+        if KEEP_SHOTS:
+            # A 256-colour palette keeps UI screenshots a third of the size, for the docs.
+            Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def log_in(page: Page, live_app: LiveApp, user: factories.TestUser) -> None:
+    page.goto(f"{live_app.base_url}/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_app.base_url}/generate/text-to-image")
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.id || document.activeElement.className"))
+
+
+def wait_task_id(live_app: LiveApp, user: factories.TestUser) -> str:
+    deadline = time.monotonic() + 20
+    with live_app.client(user) as api:
+        while time.monotonic() < deadline:
+            items = api.get("/api/v1/jobs").json()["items"]
+            if items and items[0]["task_id"]:
+                return str(items[0]["task_id"])
+            time.sleep(0.05)
+    raise AssertionError("the job never reached the provider")
+
+
+def test_sign_up_log_out_and_log_in_with_the_keyboard(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    base = live_app.base_url
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto(f"{base}/signup")
+    shoot(page, shots, "signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base}/generate/text-to-image")
+    expect(page.locator("#credit-balance")).to_have_text("10")
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{base}/login")
+    shoot(page, shots, "login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not my password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Email or password is incorrect.")
+
+    page.goto(f"{base}/login")
+    page.keyboard.press("Tab")
+    assert focused(page) == "skip-link"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert focused(page) == "email"
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/generate/text-to-image")
+
+
+@pytest.mark.parametrize("type_name", list(RATIOS))
+def test_generate_watch_it_finish_and_manage_it_in_the_library(
+    live_app: LiveApp,
+    page: Page,
+    shots: Path,
+    reference_png: Path,
+    watchable: None,
+    type_name: str,
+) -> None:
+    base = live_app.base_url
+    spec = live_app.app.state.runtime.catalog.get(type_name)
+    user = live_app.user(credits=5)
+    log_in(page, live_app, user)
+    page.goto(f"{base}/generate/{type_name}")
+    if spec.needs_image:
+        page.set_input_files("#image-input", reference_png)
+        expect(page.locator("#upload-status")).to_contain_text("640 \u00d7 480")
+        assert page.evaluate(IMAGE_LOADED, "#image-preview")
+    tag = uuid.uuid4().hex[:8]
+    prompt = f"{spec.label} ad {tag}: cold brew can on ice, summer sale"
+    page.get_by_label("Prompt").fill(prompt)
+    expect(page.locator("#prompt-length")).to_have_text(str(len(prompt)))
+    page.check(f'input[name="aspect_ratio"][value="{RATIOS[type_name]}"]')
+    if type_name == "image-to-image":
+        page.check('input[name="output_format"][value="jpeg"]')
+    if type_name == "text-to-video":
+        page.check('input[name="n_frames"][value="15"]')
+    shoot(page, shots, f"generate-{type_name}")
+
+    page.evaluate(WATCH_PROGRESS)
+    page.dblclick("#generate-button")
+    expect(page.locator("#job-progress")).to_be_visible()
+    if spec.result_type == "image":
+        page.wait_for_function(IMAGE_LOADED, arg="#job-result img", timeout=30_000)
+    else:
+        page.wait_for_selector("#job-result video", timeout=30_000)
+        page.evaluate(
+            "() => { const v = document.querySelector('#job-result video');"
+            " v.muted = true; return v.play(); }"
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#job-result video').currentTime > 0.3"
+        )
+    seen: dict[str, list[Any]] = page.evaluate("window.seen")
+    assert page.evaluate("window.sameDocument") is True
+    assert seen["stages"][-1] == "Done", seen
+    assert len(set(seen["stages"][:-1])) >= 2, seen
+    assert seen["values"] == sorted(seen["values"]) and seen["values"][-1] == 100, seen
+    expect(page.locator("#credit-balance")).to_have_text("4")
+    shoot(page, shots, f"generate-{type_name}-result", focus="#job-panel")
+    with live_app.client(user) as api:
+        jobs = api.get("/api/v1/jobs").json()["items"]
+    assert len(jobs) == 1, "a double click made more than one job"
+    assert jobs[0]["params"]["aspect_ratio"] == RATIOS[type_name]
+    original = jobs[0]["id"]
+
+    page.goto(f"{base}/library")
+    page.get_by_label("Search prompts").fill(f"ad {tag}")
+    page.get_by_role("button", name="Search").click()
+    cards = page.locator(".job-card")
+    expect(cards).to_have_count(1)
+    page.locator(f"#job-{original}").get_by_role("button", name="Regenerate").click()
+    expect(cards).to_have_count(2)
+    fresh = cards.first.get_attribute("data-job-id")
+    assert fresh and fresh != original
+    expect(cards.first).to_have_attribute("data-status", "completed", timeout=30_000)
+    expect(page.locator("#credit-balance")).to_have_text("3")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#job-{original}").get_by_role("button", name="Delete").click()
+    expect(cards).to_have_count(1)
+    page.reload()
+    expect(cards).to_have_count(1)
+    assert cards.first.get_attribute("data-job-id") == fresh
+    with live_app.client(user) as api:
+        assert api.get(f"/api/v1/jobs/{original}").status_code == 404
+
+    cards.first.get_by_role("link", name="Open job").click()
+    page.wait_for_url(f"{base}/jobs/{fresh}")
+    expect(page.locator(".prompt-text")).to_have_text(prompt)
+    if spec.needs_image:
+        assert page.evaluate(IMAGE_LOADED, ".source-thumb")
+    if spec.result_type == "image":
+        assert page.evaluate(IMAGE_LOADED, "#job-result img")
+    else:
+        expect(page.locator("#job-result video")).to_have_count(1)
+    assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_generator_form_errors_are_inline_and_charge_nothing(
+    live_app: LiveApp, page: Page, tmp_path: Path
+) -> None:
+    user = live_app.user(credits=1)
+    log_in(page, live_app, user)
+    page.goto(f"{live_app.base_url}/generate/image-to-image")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#prompt-error")).to_have_text("Write a prompt first.")
+    expect(page.locator("#upload-error")).to_have_text("Add a reference image first.")
+    page.get_by_label("Prompt").fill("x" * 5001)
+    expect(page.locator("#prompt-count")).to_have_class(re.compile("over"))
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#prompt-error")).to_contain_text("the limit is 5000")
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image at all")
+    page.set_input_files("#image-input", fake)
+    expect(page.locator("#upload-error")).to_have_text("Upload a JPEG, PNG or WebP image.")
+    assert page.locator("#image-preview").is_hidden()
+    expect(page.locator("#credit-balance")).to_have_text("1")
+    with live_app.client(user) as api:
+        assert api.get("/api/v1/jobs").json()["items"] == []
+
+
+def test_a_failed_generation_says_why_and_returns_the_credit(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user(credits=2)
+    knobs = live_app.emulator.settings
+    before = knobs.image_duration_s
+    knobs.image_duration_s = 30
+    try:
+        log_in(page, live_app, user)
+        page.get_by_label("Prompt").fill("Neon sneaker drop, midnight launch")
+        page.get_by_role("button", name="Generate").click()
+        task_id = wait_task_id(live_app, user)
+        expect(page.locator("#job-progress [data-stage-text]")).to_have_text(
+            "Waiting for the model"
+        )
+        expect(page.locator("#credit-balance")).to_have_text("1")
+        shoot(page, shots, "generate-progress", focus="#job-panel")
+        live_app.emulator.force_fail(task_id, "400", "Prompt violates the content policy")
+        alert = page.locator("#job-result [role=alert]")
+        expect(alert).to_contain_text("Prompt violates the content policy")
+        expect(alert).to_contain_text("Your 1 credit was returned.")
+        expect(page.locator("#credit-balance")).to_have_text("2")
+        shoot(page, shots, "generate-failed", focus="#job-panel")
+    finally:
+        knobs.image_duration_s = before
+    assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_library_job_and_api_key_pages(
+    live_app: LiveApp, page: Page, shots: Path, reference_png: Path
+) -> None:
+    user = live_app.user(credits=10)
+    with live_app.client(user) as api:
+        upload = api.post(
+            "/api/v1/uploads", files={"file": ("product.png", reference_png.read_bytes())}
+        ).json()
+        requests = [
+            {
+                "type": "text-to-image",
+                "prompt": "Cold brew can on ice, 20% off",
+                "aspect_ratio": "1:1",
+            },
+            {
+                "type": "image-to-image",
+                "prompt": "Same bottle on a beach towel",
+                "aspect_ratio": "4:5",
+                "source_upload_id": upload["id"],
+            },
+            {"type": "text-to-video", "prompt": "Slow push-in on a steaming latte"},
+            {
+                "type": "image-to-video",
+                "prompt": "The bottle spins as waves roll in",
+                "aspect_ratio": "portrait",
+                "source_upload_id": upload["id"],
+            },
+            {
+                "type": "text-to-image",
+                "prompt": "Sneaker launch poster, neon",
+                "aspect_ratio": "9:16",
+            },
+        ]
+        ids = [api.post("/api/v1/jobs", json=body).json()["id"] for body in requests]
+        for job_id in ids:
+            assert live_app.wait_job(api, job_id)["status"] == "completed"
+    log_in(page, live_app, user)
+    page.goto(f"{live_app.base_url}/library")
+    expect(page.locator(".job-card")).to_have_count(len(ids))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumb img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    shoot(page, shots, "library")
+    page.goto(f"{live_app.base_url}/jobs/{ids[1]}")
+    assert page.evaluate(IMAGE_LOADED, ".source-thumb")
+    shoot(page, shots, "job")
+    page.goto(f"{live_app.base_url}/jobs/not-a-job")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    shoot(page, shots, "not-found")
+
+    page.goto(f"{live_app.base_url}/settings/api-keys")
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_have_value(re.compile(r"^i2a_\S{40,}$"))
+    shoot(page, shots, "api-keys")
+    page.get_by_role("button", name="Revoke laptop").click()
+    expect(page.locator("tr", has_text="laptop")).to_contain_text("Revoked")

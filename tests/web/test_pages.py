@@ -1,0 +1,157 @@
+"""The pages over HTTP: what each shows, privacy (S7), API keys, Library filters and paging."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from image2ad.models import Job
+from image2ad.models.base import utcnow
+from tests.fixtures.live_app import LiveApp
+from tests.web.session import signed_in
+
+SIDEBAR = (
+    "/generate/text-to-image",
+    "/generate/image-to-image",
+    "/generate/text-to-video",
+    "/generate/image-to-video",
+    "/library",
+)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "expect", "absent"),
+    [
+        (
+            "text-to-image",
+            ["Feed", "1:1", "Story", "9:16", "Portrait", "4:5", "PNG", "/ 5,000"],
+            [],
+        ),
+        ("image-to-image", ["Reference image", 'type="file"', "Landscape", "JPEG"], []),
+        ("text-to-video", ["Landscape", "Portrait", "10 s", "15 s", "/ 10,000"], ["PNG"]),
+        ("image-to-video", ["Reference image", "10 s"], ["Output format", "Story"]),
+    ],
+)
+def test_generator_pages_show_the_models_own_choices(
+    live_app: LiveApp, type_name: str, expect: list[str], absent: list[str]
+) -> None:
+    user = live_app.user(credits=4)
+    with signed_in(live_app, user) as client:
+        response = client.page(f"/generate/{type_name}")
+        assert response.status_code == 200
+        html = response.text
+        for link in SIDEBAR:
+            assert f'href="{link}"' in html
+        assert f'href="/generate/{type_name}" aria-current="page"' in html
+        assert "Costs <strong>1 credit</strong>" in html
+        assert 'id="credits-after">3<' in html
+        assert "Offline emulator." in html
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        for text in expect:
+            assert text in html, text
+        for text in absent:
+            assert text not in html, text
+
+
+def test_unknown_pages_get_the_html_error_page_and_the_api_gets_json(live_app: LiveApp) -> None:
+    user = live_app.user()
+    with signed_in(live_app, user) as client:
+        for path in ("/no-such-page", "/generate/text-to-hologram", "/jobs/nope"):
+            response = client.http.get(path)
+            assert response.status_code == 404, path
+            assert response.headers["content-type"].startswith("text/html")
+            assert "Page not found" in response.text and 'href="/library"' in response.text
+        api = client.http.get("/api/v1/jobs/nope")
+        assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+        bad_cursor = client.http.get("/library", params={"cursor": "garbage!"})
+        assert bad_cursor.status_code == 422 and "cursor" in bad_cursor.text
+
+
+def test_another_users_job_page_is_404(live_app: LiveApp) -> None:
+    owner, stranger = live_app.user(), live_app.user()
+    with live_app.client(owner) as api:
+        job = api.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": "Owl mug"}).json()
+        live_app.wait_job(api, job["id"])
+    with signed_in(live_app, stranger) as client:
+        for path in (f"/jobs/{job['id']}", f"/jobs/{job['id']}/card"):
+            response = client.http.get(path)
+            assert response.status_code == 404, path
+            assert "Owl mug" not in response.text
+        assert "Owl mug" not in client.page("/library").text
+        for method, path in (
+            ("POST", f"/api/v1/jobs/{job['id']}/retry"),
+            ("DELETE", f"/api/v1/jobs/{job['id']}"),
+        ):
+            assert client.api(method, path).status_code == 404
+    with signed_in(live_app, owner) as client:
+        page = client.page(f"/jobs/{job['id']}")
+        assert page.status_code == 200
+        assert "Owl mug" in page.text and "google/nano-banana" in page.text
+        assert f'href="/api/v1/jobs/{job["id"]}/result" download' in page.text
+
+
+def test_api_keys_page_shows_a_new_key_once_and_revokes_it(live_app: LiveApp) -> None:
+    user = live_app.user()
+    with signed_in(live_app, user) as client:
+        created = client.submit("/settings/api-keys", {"name": "laptop"})
+        assert created.status_code == 201
+        key = re.search(r'id="new-key"[^>]*value="(i2a_[^"]+)"', created.text)
+        assert key, created.text
+        plaintext = key.group(1)
+        bearer = {"Authorization": f"Bearer {plaintext}"}
+        assert client.http.get("/api/v1/me", headers=bearer).json()["id"] == user.id
+        listing = client.page("/settings/api-keys").text
+        assert plaintext not in listing and "laptop" in listing and plaintext[:12] in listing
+        key_id = re.search(r'<tr id="key-([^"]+)">\s*<td>laptop</td>', listing)
+        assert key_id
+        revoked = client.submit(f"/settings/api-keys/{key_id.group(1)}/revoke", {})
+        assert revoked.status_code == 303
+        assert client.http.get("/api/v1/me", headers=bearer).status_code == 401
+        assert "Revoked" in client.page("/settings/api-keys").text
+        other = client.submit("/settings/api-keys/not-a-key/revoke", {})
+        assert other.status_code == 404
+
+
+def test_library_filters_searches_and_pages(live_app: LiveApp) -> None:
+    user = live_app.user()
+    tag = uuid.uuid4().hex[:8]
+    now = utcnow()
+    with live_app.db.session() as session:
+        for n in range(26):
+            session.add(
+                Job(
+                    user_id=user.id,
+                    type="text-to-video" if n % 2 else "text-to-image",
+                    status="canceled",
+                    stage=None,
+                    prompt=f"{tag} poster {n:02d}" + (" winter" if n == 3 else ""),
+                    params={"aspect_ratio": "landscape" if n % 2 else "9:16"},
+                    model="m",
+                    result_type="video" if n % 2 else "image",
+                    callback_secret="s",
+                    deadline_at=now,
+                    created_at=now + timedelta(seconds=n),
+                    credits_charged=1,
+                    credits_refunded=1,
+                )
+            )
+    with signed_in(live_app, user) as client:
+        first = client.page("/library").text
+        assert first.count('class="job-card"') == 24
+        assert first.index(f"{tag} poster 25") < first.index(f"{tag} poster 24")
+        assert "1 credit refunded" in first and "Story 9:16" in first
+        older = re.search(r'href="(/library\?cursor=[^"]+)" rel="next"', first)
+        assert older
+        second = client.page(older.group(1).replace("&amp;", "&")).text
+        assert second.count('class="job-card"') == 2 and "← Newest" in second
+        assert 'rel="next"' not in second
+        found = client.page("/library", params={"q": "WINTER"}).text
+        assert found.count('class="job-card"') == 1 and f"{tag} poster 03" in found
+        videos = client.page("/library", params={"type": "text-to-video", "status": "canceled"})
+        assert videos.text.count('class="job-card"') == 13
+        assert "Landscape 16:9" in videos.text
+        none = client.page("/library", params={"status": "completed"}).text
+        assert 'class="job-card"' not in none and "Nothing matches" in none
