@@ -77,7 +77,8 @@ class Runtime:
         """The Kie client for the running event loop (httpx pools are bound to one loop)."""
         loop = asyncio.get_running_loop()
         entry = self._clients.get(id(loop))
-        if entry is None:
+        # The loop is kept in the entry, so its id cannot be reused while the entry lives.
+        if entry is None or entry[0] is not loop:
             client = KieClient(
                 self.kie_api_key,
                 self.kie_base_url,
