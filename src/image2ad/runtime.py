@@ -44,7 +44,7 @@ class Runtime:
         return cls(
             settings=settings,
             db=Database(settings.resolved_database_url),
-            storage=storage_from_url(settings.resolved_storage_url),
+            storage=storage_from_url(settings.resolved_storage_url, settings.storage),
             catalog=Catalog.load(settings.catalog_file),
             signer=LinkSigner(settings.secret_key, settings.result_link_ttl_s),
             role=role,
