@@ -1,0 +1,56 @@
+"""What both workflows share: queue names, workflow ids, the database-step decorator, and
+ending a job as failed with its refund."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from dbos import DBOS, Queue
+
+from image2ad.faults import crash_point
+from image2ad.jobs import service
+from image2ad.runtime import current
+
+CREATE_QUEUE = "kie-create"
+FINISH_QUEUE = "job-finish"
+
+F = TypeVar("F", bound=Callable[..., Any])
+queues: dict[str, Queue] = {}
+
+
+def submit_workflow_id(job_id: str, attempt: int) -> str:
+    return f"submit-{job_id}-{attempt}"
+
+
+def finish_workflow_id(job_id: str) -> str:
+    return f"finish-{job_id}"
+
+
+def db_step(name: str) -> Callable[[F], F]:
+    """A database step: retried, since a busy or restarting database is a passing fault."""
+    decorator = DBOS.step(
+        name=name, retries_allowed=True, max_attempts=8, interval_seconds=0.2, backoff_rate=2.0
+    )
+    return cast(Callable[[F], F], decorator)
+
+
+def use_queues(*registered: Queue) -> None:
+    """Called once the engine registered its queues (registration needs a launched DBOS)."""
+    queues.update({q.name: q for q in registered})
+
+
+@db_step("fail_job")
+async def fail_job(
+    job_id: str, code: str, message: str, provider_credits: float | None = None
+) -> bool:
+    crash_point("F")
+
+    def run() -> bool:
+        with current().db.session() as session:
+            return service.fail_and_refund(
+                session, job_id, code=code, message=message, provider_credits=provider_credits
+            )
+
+    return await asyncio.to_thread(run)
