@@ -59,7 +59,11 @@ class JobSettings(BaseSettings):
     video_deadline_s: float = Field(30 * 60, description="Deadline for video jobs")
     poll_schedule_s: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [3.0, 5.0, 10.0, 15.0, 20.0, 30.0],
-        description="Widening recordInfo poll intervals; the last repeats",
+        description="Widening recordInfo poll intervals when Kie cannot call us back",
+    )
+    callback_poll_schedule_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [20.0, 30.0, 60.0, 120.0],
+        description="Poll intervals when callbacks are expected: polling is only the fallback",
     )
     submit_grace_s: float = Field(
         120.0, description="Wait for an orphan task's callback before resubmitting"
@@ -74,7 +78,7 @@ class JobSettings(BaseSettings):
         90.0, description="Silence after which a worker's workflows are recovered by others"
     )
 
-    @field_validator("poll_schedule_s", mode="before")
+    @field_validator("poll_schedule_s", "callback_poll_schedule_s", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):

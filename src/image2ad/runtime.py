@@ -37,7 +37,8 @@ class Runtime:
     role: str = "serve"
     limiter: RateLimiter = field(default_factory=RateLimiter)
     _clients: dict[int, tuple[asyncio.AbstractEventLoop, KieClient]] = field(default_factory=dict)
-    _limiters: dict[int, AsyncLimiter] = field(default_factory=dict)
+    _limiters: dict[tuple[int, str], AsyncLimiter] = field(default_factory=dict)
+    live_workers: int = 1
 
     @classmethod
     def build(cls, settings: Settings, role: str = "serve") -> Runtime:
@@ -88,22 +89,46 @@ class Runtime:
             entry = self._clients[id(loop)] = (loop, client)
         return entry[1]
 
-    def query_limiter(self) -> AsyncLimiter:
-        """Spends Kie's recordInfo budget (per key per second) for this process."""
+    def poll_schedule(self) -> list[float]:
+        jobs = self.settings.jobs
+        return jobs.callback_poll_schedule_s if self.callbacks_enabled else jobs.poll_schedule_s
+
+    @property
+    def callback_query_rate(self) -> float:
+        """recordInfo calls per second kept for callback confirmations.
+
+        Kie calls back at most as fast as it accepts new tasks, so its create rate bounds them.
+        """
+        kie = self.settings.kie
+        return min(kie.query_limit / 2, kie.create_limit / kie.create_period_s)
+
+    def poll_query_rate(self) -> float:
+        """This worker's share of the recordInfo budget left for polls."""
+        spare = self.settings.kie.query_limit - self.callback_query_rate
+        return max(0.5, spare / max(1, self.live_workers))
+
+    def query_limiter(self, purpose: str = "poll") -> AsyncLimiter:
+        """Spends Kie's recordInfo budget (per key per second): polls share what callback
+        confirmations leave, divided between the live workers."""
         loop_id = id(asyncio.get_running_loop())
-        limiter = self._limiters.get(loop_id)
-        if limiter is None:
-            limiter = AsyncLimiter(self.settings.kie.query_limit, 1.0)
-            self._limiters[loop_id] = limiter
+        rate = self.poll_query_rate() if purpose == "poll" else self.callback_query_rate
+        key = (loop_id, purpose)
+        limiter = self._limiters.get(key)
+        if limiter is None or limiter.max_rate != rate:
+            limiter = AsyncLimiter(rate, 1.0)
+            self._limiters[key] = limiter
         return limiter
+
+    @property
+    def callbacks_enabled(self) -> bool:
+        # Kie could not reach a default loopback URL; then polling is all we have.
+        return self.settings.uses_emulator or bool(self.settings.public_url)
 
     def callback_url(self, job_id: str, secret: str) -> str | None:
         """Where Kie should POST when the task ends; None when Kie could not reach us."""
-        base = self.settings.resolved_public_url
-        if not self.settings.uses_emulator and not self.settings.public_url:
-            # Kie could not reach a default loopback URL; polling covers this case.
+        if not self.callbacks_enabled:
             return None
-        return f"{base}/api/v1/callbacks/kie/{job_id}/{secret}"
+        return f"{self.settings.resolved_public_url}/api/v1/callbacks/kie/{job_id}/{secret}"
 
     def download_hosts(self) -> frozenset[str]:
         return KIE_CDN_HOSTS | frozenset(self.settings.download.hosts)

@@ -81,6 +81,7 @@ def harness(
             "IMAGE2AD_SECRET_KEY": "chaos-test-secret-key",
             "IMAGE2AD_EXECUTOR_ID": f"chaos-{request.param}",
             "IMAGE2AD_JOBS_POLL_SCHEDULE_S": "0.5,1,2",
+            "IMAGE2AD_JOBS_CALLBACK_POLL_SCHEDULE_S": "0.5,1,2",
             "IMAGE2AD_JOBS_SWEEP_INTERVAL_S": "0.2",
             "IMAGE2AD_JOBS_SUBMIT_GRACE_S": "4",
             "IMAGE2AD_JOB_RATE_LIMIT": "10000/minute",

@@ -40,6 +40,7 @@ def test_lost_create_answers_are_adopted_not_resent(backend: str, tmp_path: Path
                 "IMAGE2AD_SECRET_KEY": "timeouts-test-secret",
                 "IMAGE2AD_PUBLIC_URL": f"http://127.0.0.1:{port}",
                 "IMAGE2AD_JOBS_POLL_SCHEDULE_S": "0.5,1",
+                "IMAGE2AD_JOBS_CALLBACK_POLL_SCHEDULE_S": "0.5,1",
                 "IMAGE2AD_JOBS_SWEEP_INTERVAL_S": "0.2",
                 "IMAGE2AD_JOBS_SUBMIT_GRACE_S": "60",
                 "KIE_API_KEY": emulator.api_key,

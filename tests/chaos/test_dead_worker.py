@@ -36,6 +36,7 @@ def cluster_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], Database, Runn
             "IMAGE2AD_DATABASE_URL": url,
             "IMAGE2AD_SECRET_KEY": "cluster-test-secret-key",
             "IMAGE2AD_JOBS_POLL_SCHEDULE_S": "0.5,1",
+            "IMAGE2AD_JOBS_CALLBACK_POLL_SCHEDULE_S": "0.5,1",
             "IMAGE2AD_JOBS_SWEEP_INTERVAL_S": "0.2",
             "IMAGE2AD_JOBS_HEARTBEAT_S": "0.5",
             "IMAGE2AD_JOBS_EXECUTOR_DEAD_AFTER_S": "3",

@@ -51,7 +51,7 @@ async def kie_callback(job_id: str, secret: str, request: Request, rt: RuntimeDe
         if saved_task_id is None and task_id:
             _spawn(request, _adopt_then_check(rt, job_id, task_id))
         elif saved_task_id is not None and (task_id in (None, saved_task_id)):
-            _spawn(request, checker.check_job(rt, job_id))
+            _spawn(request, checker.check_job(rt, job_id, "callback"))
     return JSONResponse({"code": 200, "msg": "Callback received successfully"})
 
 
@@ -97,7 +97,7 @@ def _record_progress(rt: Runtime, job_id: str, progress: int) -> None:
 
 async def _adopt_then_check(rt: Runtime, job_id: str, task_id: str) -> None:
     if await checker.adopt_orphan(rt, job_id, task_id):
-        await checker.check_job(rt, job_id)
+        await checker.check_job(rt, job_id, "callback")
 
 
 def _spawn(request: Request, coro: Any) -> None:

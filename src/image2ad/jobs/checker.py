@@ -51,17 +51,17 @@ def outcome_of(record: TaskRecord) -> dict[str, Any]:
 
 
 def next_interval(rt: Runtime, poll_count: int) -> timedelta:
-    schedule = rt.settings.jobs.poll_schedule_s
+    schedule = rt.poll_schedule()
     return timedelta(seconds=schedule[min(poll_count, len(schedule) - 1)])
 
 
-async def check_job(rt: Runtime, job_id: str) -> None:
+async def check_job(rt: Runtime, job_id: str, purpose: str = "poll") -> None:
     """Ask Kie for the task's state; finish the job when it is terminal, else reschedule."""
     job = await asyncio.to_thread(_load, rt, job_id)
     if job is None or job.status != JobStatus.PROCESSING.value or not job.task_id:
         return
     try:
-        async with rt.query_limiter():
+        async with rt.query_limiter(purpose):
             record = await rt.kie().record_info(job.task_id)
     except ProviderTaskNotFound:
         if job.submitted_at and utcnow() - job.submitted_at > NOT_FOUND_PATIENCE:
@@ -110,7 +110,7 @@ def _reschedule(rt: Runtime, job: Job, record: TaskRecord | None) -> None:
 async def adopt_orphan(rt: Runtime, job_id: str, task_id: str) -> bool:
     """A callback named this job's URL with a task id we never saved (crash after createTask)."""
     try:
-        async with rt.query_limiter():
+        async with rt.query_limiter("callback"):
             record = await rt.kie().record_info(task_id)
     except ProviderError:
         return False
@@ -171,12 +171,20 @@ class Sweeper:
                     "message": f"The {kind} was not ready in time. Your credit was returned.",
                 },
             )
+        # Claim only the polls this worker can send before the next sweep; the rest stay due
+        # (oldest first), instead of piling up behind the rate limiter and outliving their lease.
+        poll_room = int(self.rt.poll_query_rate() * self.rt.settings.jobs.sweep_interval_s) + 1
+        poll_room -= len(self._tasks)
         for job in due:
+            polls = job.status == JobStatus.PROCESSING.value and job.task_id
+            if polls and poll_room <= 0:
+                continue
             if not await asyncio.to_thread(self._claim, job):
                 continue
             if job.status == JobStatus.PENDING.value:
                 await pipeline.enqueue_submit(job.id, job.submit_attempts)
             elif job.task_id:
+                poll_room -= 1
                 self._spawn(check_job(self.rt, job.id))
             else:
                 await asyncio.to_thread(self._resubmit_orphaned, job)
@@ -237,6 +245,9 @@ class Sweeper:
             return
         self._last_beat = loop_time
         await asyncio.to_thread(workers.beat, self.rt)
+        self.rt.live_workers = await asyncio.to_thread(
+            workers.count_live, self.rt, timedelta(seconds=jobs.executor_dead_after_s)
+        )
         await workers.recover_dead(self.rt, timedelta(seconds=jobs.executor_dead_after_s))
 
     async def aclose(self) -> None:

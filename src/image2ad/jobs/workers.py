@@ -94,3 +94,15 @@ async def recover_dead(rt: Runtime, dead_after: timedelta) -> int:
     for executor_id in await asyncio.to_thread(_claim_dead, rt, dead_after):
         total += await recover(executor_id)
     return total
+
+
+def count_live(rt: Runtime, within: timedelta) -> int:
+    """Workers that beat recently (API-only processes do not poll, so they are not counted)."""
+    with rt.db.session(read_only=True) as session:
+        count = session.scalar(
+            sa.select(sa.func.count()).where(
+                WorkerHeartbeat.last_seen_at >= utcnow() - within,
+                WorkerHeartbeat.role.in_(["serve", "worker"]),
+            )
+        )
+    return max(1, int(count or 0))

@@ -155,7 +155,7 @@ async def save_task_id(job_id: str, task_id: str) -> None:
                 stage=JobStage.WAITING.value,
                 submitted_at=now,
                 poll_count=0,
-                next_check_at=now + timedelta(seconds=rt.settings.jobs.poll_schedule_s[0]),
+                next_check_at=now + timedelta(seconds=rt.poll_schedule()[0]),
                 updated_at=now,
             )
 
