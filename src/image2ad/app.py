@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from image2ad import files, health
@@ -157,6 +158,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             _error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # The database refused or dropped the connection (restart, failover, no free slots):
+        # a passing condition for the client to retry, not a bug.
+        log.warning("database unavailable: %s", exc.orig or exc)
+        if is_page(request):
+            return await error_page(request, 503, "The service is busy; try again shortly.")
+        return JSONResponse(
+            _error_body("service_unavailable", "The service is busy; try again shortly."),
+            status_code=503,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./.image2ad"), description="Embedded data: SQLite and files")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
+    db_pool_size: int = Field(4, description="Database connections kept per process")
+    db_max_overflow: int = Field(4, description="Extra connections a process may open at peaks")
+    db_engine_pool_size: int = Field(
+        8, description="Connections per process for the durable-workflow engine's tables"
+    )
     storage_url: str | None = Field(None, description="file://… or s3://bucket/prefix")
     public_url: str | None = Field(None, description="Public base URL used for Kie callbacks")
     secret_key: str = Field(DEV_SECRET_KEY, description="Signs sessions and result links")

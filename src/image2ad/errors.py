@@ -100,4 +100,4 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-COMMON_ERRORS = error_responses(401, 403, 404, 422, 429)
+COMMON_ERRORS = error_responses(401, 403, 404, 422, 429, 503)

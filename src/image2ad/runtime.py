@@ -44,7 +44,11 @@ class Runtime:
     def build(cls, settings: Settings, role: str = "serve") -> Runtime:
         return cls(
             settings=settings,
-            db=Database(settings.resolved_database_url),
+            db=Database(
+                settings.resolved_database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            ),
             storage=storage_from_url(settings.resolved_storage_url, settings.storage),
             catalog=Catalog.load(settings.catalog_file),
             signer=LinkSigner(settings.secret_key, settings.result_link_ttl_s),

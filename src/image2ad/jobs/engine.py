@@ -32,6 +32,7 @@ def configure(rt: Runtime, *, listen: bool) -> None:
         "application_version": rt.settings.app_version,
         "executor_id": rt.executor_id(),
         "max_executor_threads": rt.settings.jobs.max_executor_threads,
+        "sys_db_pool_size": rt.settings.db_engine_pool_size,
         # DBOS is chatty at INFO (every migration, every queue); keep it to warnings unless
         # the operator asked for debug output.
         "log_level": "DEBUG" if rt.settings.log_level.upper() == "DEBUG" else "WARNING",
