@@ -28,7 +28,7 @@ from image2ad.uploads import repository as uploads
 log = logging.getLogger(__name__)
 
 # When Kie refuses a create for load reasons, the job goes back to the queue instead of failing.
-REQUEUE_AFTER = timedelta(seconds=15)
+REQUEUE_AFTER = timedelta(seconds=5)
 SUBMIT_WATCHDOG = timedelta(minutes=5)
 
 
