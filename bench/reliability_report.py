@@ -1,6 +1,7 @@
 """Run the reliability suite and write docs/reliability.md from what it measured.
 
     .venv/bin/python -m bench.reliability_report
+    .venv/bin/python -m bench.reliability_report --from junit.xml chaos.jsonl EXIT_CODE
 
 Runs the chaos, fault, security, idempotency and fuzzing tests on SQLite and PostgreSQL (about
 15 minutes on 2 cores), then renders the promises, the tests behind them and the figures.
@@ -196,16 +197,22 @@ def render(chaos: list[dict[str, object]], per_file: dict[str, Counter[str]], co
     return "\n".join(lines) + "\n"
 
 
+def load_chaos(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        chaos_report, junit = Path(tmp) / "chaos.jsonl", Path(tmp) / "junit.xml"
-        code = run_suite(chaos_report, junit)
-        chaos = (
-            [json.loads(line) for line in chaos_report.read_text().splitlines() if line.strip()]
-            if chaos_report.exists()
-            else []
-        )
-        OUT.write_text(render(chaos, outcomes(junit), code))
+    """Run the suite, or (`--from JUNIT CHAOS_JSONL EXIT_CODE`) render an earlier run of it."""
+    if sys.argv[1:2] == ["--from"]:
+        junit, chaos_report, code = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+        OUT.write_text(render(load_chaos(chaos_report), outcomes(junit), code))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            chaos_report, junit = Path(tmp) / "chaos.jsonl", Path(tmp) / "junit.xml"
+            code = run_suite(chaos_report, junit)
+            OUT.write_text(render(load_chaos(chaos_report), outcomes(junit), code))
     print(f"wrote {OUT} (pytest exit code {code})")
     sys.exit(code)
 

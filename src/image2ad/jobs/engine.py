@@ -70,9 +70,7 @@ async def launch(rt: Runtime) -> None:
     kie = rt.settings.kie
     create = await DBOS.register_queue_async(
         pipeline.CREATE_QUEUE,
-        # DBOS counts starts by the database's clock, Kie counts arrivals by its own; a 5 %
-        # longer window keeps the two from drifting into 429s at full speed.
-        limiter={"limit": kie.create_limit, "period": kie.create_period_s * 1.05},
+        limiter={"limit": kie.create_limit, "period": kie.create_period_s},
         polling_interval_sec=0.2,
         on_conflict="always_update",
     )

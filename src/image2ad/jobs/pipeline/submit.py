@@ -124,9 +124,11 @@ async def create_task(job_id: str, attempt: int, request: dict[str, Any]) -> str
     A crash after sending and before that checkpoint makes DBOS run this step again; the
     per-attempt claim turns that re-run into "uncertain" instead of a second billed task.
     """
+    rt = current()
+    await rt.create_slot()
     if not await asyncio.to_thread(_claim_send, job_id, attempt):
         raise ProviderSubmitUncertain("createTask for this attempt may already have been sent")
-    client = current().kie()
+    client = rt.kie()
     task_id = await client.create_task(
         request["model"],
         request["input"],
