@@ -119,17 +119,8 @@ async def adopt_orphan(rt: Runtime, job_id: str, task_id: str) -> bool:
         return False
 
     def save() -> bool:
-        now = utcnow()
         with rt.db.session() as session:
-            return repository.update_active(
-                session,
-                job_id,
-                task_id=task_id,
-                stage=JobStage.WAITING.value,
-                submitted_at=now,
-                next_check_at=now,
-                updated_at=now,
-            )
+            return repository.adopt_task(session, job_id, task_id, utcnow())
 
     adopted = await asyncio.to_thread(save)
     if adopted:

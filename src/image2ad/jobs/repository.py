@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from image2ad.jobs.status import ACTIVE, JobStatus, sources_of
+from image2ad.jobs.status import ACTIVE, JobStage, JobStatus, sources_of
 from image2ad.models import IdempotencyKey, Job, UsageEvent
 
 
@@ -161,3 +161,27 @@ def count_active(session: Session, user_id: str) -> int:
         )
         or 0
     )
+
+
+def adopt_task(session: Session, job_id: str, task_id: str, now: datetime) -> bool:
+    """Attach an orphan task, only while the job still waits on its uncertain submission.
+
+    A job already sent back to the queue for a new attempt keeps that attempt's task instead.
+    """
+    result = session.execute(
+        sa.update(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.PROCESSING.value,
+            Job.task_id.is_(None),
+        )
+        .values(
+            task_id=task_id,
+            stage=JobStage.WAITING.value,
+            submitted_at=now,
+            next_check_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
