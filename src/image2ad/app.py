@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from image2ad import files, health
@@ -158,6 +158,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             _error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DataError)
+    async def unrepresentable_input(request: Request, exc: DataError) -> Response:
+        # The database cannot hold what was sent (e.g. a NUL byte in a path or query value).
+        if is_page(request):
+            return await error_page(request, 422, "The request contains invalid characters.")
+        return JSONResponse(
+            _error_body("invalid_input", "The request contains invalid characters."),
+            status_code=422,
         )
 
     @app.exception_handler(OperationalError)

@@ -201,3 +201,13 @@ def test_health_and_openapi(live_app: LiveApp) -> None:
             "/api/v1/jobs/{job_id}",
             "/api/v1/jobs/{job_id}/result",
         } <= set(paths)
+
+
+def test_nul_bytes_and_control_characters_get_422_not_500(live_app: LiveApp) -> None:
+    user = live_app.user(credits=2)
+    with live_app.client(user) as client:
+        response = client.post("/api/v1/jobs", json={**BODY, "prompt": "sale\u0000now"})
+        assert response.status_code == 422 and response.json()["error"]["field"] == "prompt"
+        assert client.get("/api/v1/jobs", params={"q": "a\x00b"}).status_code in (200, 422)
+        assert client.get("/api/v1/jobs/abc%00def").status_code in (404, 422)
+        assert client.get("/api/v1/me").json()["credits"] == 2

@@ -18,7 +18,7 @@ from image2ad.models import ApiKey, User
 from image2ad.models.base import utcnow
 
 API_KEY_PREFIX = "i2a_"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
 MIN_PASSWORD_LENGTH = 8
 
 

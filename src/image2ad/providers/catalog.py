@@ -80,6 +80,8 @@ class ModelSpec(BaseModel):
 
     def validate_prompt(self, prompt: str) -> str:
         prompt = prompt.strip()
+        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in prompt):
+            raise InvalidInput("prompt must not contain control characters.", field="prompt")
         if not prompt:
             raise InvalidInput("prompt must not be empty.", field="prompt")
         if len(prompt) > self.prompt_max:
