@@ -85,6 +85,7 @@ class Options:
     drain_timeout_s: float
     max_in_flight: int
     trace_memory: bool
+    trace_frames: int
     server_env: dict[str, str]
     command: str
 
@@ -657,24 +658,50 @@ def check_database(
 
 TRACE_HOOK = """\
 # Written by bench/soak.py --trace-memory; imported by the server process as sitecustomize.
-import collections, gc, json, os, threading, time, tracemalloc
+import collections, ctypes, gc, json, os, threading, time, tracemalloc
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _native_probes():
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _MallInfo2
+    import _sqlite3  # sqlite3_memory_used lives in libsqlite3, a dependency of _sqlite3
+    sqlite_used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    sqlite_used.restype = ctypes.c_int64
+    return libc.mallinfo2, sqlite_used
 
 
 def _dump_forever(directory, every):
+    mallinfo2, sqlite_used = _native_probes()
     for n in range(1, 1_000_000):
         time.sleep(every)
-        snapshot = tracemalloc.take_snapshot()
-        snapshot.dump(os.path.join(directory, f"{n:05d}.tracemalloc"))
+        if tracemalloc.is_tracing():
+            snapshot = tracemalloc.take_snapshot()
+            snapshot.dump(os.path.join(directory, f"{n:05d}.tracemalloc"))
         types = collections.Counter(
             f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()
         )
-        meta = {"t": time.time(), "traced": tracemalloc.get_traced_memory()[0],
-                "types": types.most_common(400)}
+        heap = mallinfo2()
+        meta = {
+            "t": time.time(),
+            "traced": tracemalloc.get_traced_memory()[0],
+            # tracemalloc's own bookkeeping is malloc'd too; leave it out.
+            "malloc_in_use": heap.uordblks + heap.hblkhd - tracemalloc.get_tracemalloc_memory(),
+            "malloc_free": heap.fordblks,
+            "sqlite": sqlite_used(),
+            "types": types.most_common(400),
+        }
         with open(os.path.join(directory, f"{n:05d}.json"), "w") as out:
             json.dump(meta, out)
 
 
-tracemalloc.start(int(os.environ["SOAK_TRACE_FRAMES"]))
+if int(os.environ["SOAK_TRACE_FRAMES"]):
+    tracemalloc.start(int(os.environ["SOAK_TRACE_FRAMES"]))
 threading.Thread(
     target=_dump_forever,
     args=(os.environ["SOAK_TRACE_DIR"], float(os.environ["SOAK_TRACE_EVERY_S"])),
@@ -685,8 +712,12 @@ threading.Thread(
 TRACE_EVERY_S = 60.0
 
 
-def trace_hook_env(work_dir: Path) -> dict[str, str]:
-    """Environment that makes the server dump a tracemalloc snapshot every TRACE_EVERY_S."""
+def trace_hook_env(work_dir: Path, frames: int) -> dict[str, str]:
+    """Environment that makes the server record its memory every TRACE_EVERY_S.
+
+    Object counts per type, malloc's and SQLite's totals always; tracemalloc snapshots only
+    with `frames` > 0 (it slows the server several times over: use a lower load with it).
+    """
     hook_dir, dumps = work_dir / "trace-hook", work_dir / "trace"
     hook_dir.mkdir(exist_ok=True)
     dumps.mkdir(exist_ok=True)
@@ -695,46 +726,62 @@ def trace_hook_env(work_dir: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(hook_dir), os.environ.get("PYTHONPATH")])),
         "SOAK_TRACE_DIR": str(dumps),
         "SOAK_TRACE_EVERY_S": str(TRACE_EVERY_S),
-        "SOAK_TRACE_FRAMES": "12",
+        "SOAK_TRACE_FRAMES": str(frames),
     }
 
 
 def memory_trace_report(dumps: Path, since: float, until: float) -> list[str]:
-    """Markdown: what the Python heap gained between the first and last dump in [since, until]."""
-    points = []
+    """Markdown: how the server's memory changed between the first and last dump in the window."""
+    points: list[tuple[dict[str, Any], Path]] = []
     for meta_path in sorted(dumps.glob("*.json")):
         meta = json.loads(meta_path.read_text())
         if since <= meta["t"] <= until:
             points.append((meta, meta_path.with_suffix(".tracemalloc")))
-    lines = ["", "## Memory trace (tracemalloc in the server)", ""]
+    lines = ["", "## Memory trace (inside the server process)", ""]
     if len(points) < 3:
         return [*lines, "Too few snapshots after the warm-up."]
     (first, first_path), (last, last_path) = points[0], points[-1]
-    slope, _ = statistics.linear_regression(
-        [m["t"] for m, _ in points], [m["traced"] / 2**20 for m, _ in points]
-    )
+    minutes = (last["t"] - first["t"]) / 60
     lines += [
-        f"Traced Python memory {first['traced'] / 2**20:.1f} -> {last['traced'] / 2**20:.1f} MiB "
-        f"over {(last['t'] - first['t']) / 60:.0f} min ({slope * 3600:+.2f} MiB/h, least squares "
-        f"over {len(points)} snapshots).",
+        f"From the first to the last snapshot after the warm-up ({minutes:.0f} min, "
+        f"{len(points)} snapshots); slopes are least squares.",
         "",
-        "Largest growth by allocation site (newest frame first):",
-        "",
-        "```",
+        "| Memory | first MiB | last MiB | MiB/h |",
+        "|---|---|---|---|",
     ]
-    old = tracemalloc.Snapshot.load(str(first_path))
-    new = tracemalloc.Snapshot.load(str(last_path))
-    for stat in new.compare_to(old, "traceback")[:10]:
-        lines.append(f"{stat.size_diff / 1024:+.0f} KiB, {stat.count_diff:+d} blocks")
-        lines += [f"    {frame.filename}:{frame.lineno}" for frame in reversed(stat.traceback)][:8]
+    probes = {
+        "traced": "Python objects (tracemalloc)",
+        "malloc_in_use": "malloc in use (mallinfo2: C code, Python blocks > 512 B)",
+        "malloc_free": "malloc free but not returned (fragmentation)",
+        "sqlite": "SQLite (sqlite3_memory_used: page caches, statements)",
+    }
+    if not first["traced"]:
+        del probes["traced"]
+    for key, label in probes.items():
+        slope, _ = statistics.linear_regression(
+            [m["t"] for m, _ in points], [m[key] / 2**20 for m, _ in points]
+        )
+        lines.append(
+            f"| {label} | {first[key] / 2**20:.1f} | {last[key] / 2**20:.1f} "
+            f"| {slope * 3600:+.2f} |"
+        )
     types_then, types_now = Counter(dict(first["types"])), Counter(dict(last["types"]))
     grown = sorted(
         ((types_now[name] - types_then[name], name) for name in types_now), reverse=True
-    )[:12]
-    lines += ["```", "", "Object counts that grew the most:", ""]
+    )[:15]
+    lines += ["", "Object counts that grew the most (gc-tracked objects):", ""]
     lines += [
         f"- {name}: {types_then[name]} -> {types_now[name]} ({diff:+d})" for diff, name in grown
     ]
+    if first_path.exists() and last_path.exists():
+        lines += ["", "Largest growth by allocation site (newest frame first):", "", "```"]
+        old = tracemalloc.Snapshot.load(str(first_path))
+        new = tracemalloc.Snapshot.load(str(last_path))
+        for stat in new.compare_to(old, "traceback")[:10]:
+            lines.append(f"{stat.size_diff / 1024:+.0f} KiB, {stat.count_diff:+d} blocks")
+            frames = [f"    {f.filename}:{f.lineno}" for f in reversed(stat.traceback)]
+            lines += frames[:8]
+        lines.append("```")
     return lines
 
 
@@ -1045,7 +1092,14 @@ def parse_args(argv: list[str] | None) -> Options:
     add(
         "--trace-memory",
         action="store_true",
-        help=f"tracemalloc in the server, a snapshot every {TRACE_EVERY_S:g} s; diffed at the end",
+        help=f"record the server's object counts, malloc and SQLite memory every "
+        f"{TRACE_EVERY_S:g} s; compared at the end",
+    )
+    add(
+        "--trace-frames",
+        type=int,
+        default=0,
+        help="also run tracemalloc with this many frames (slow; implies --trace-memory)",
     )
     add(
         "--server-env",
@@ -1072,7 +1126,8 @@ def parse_args(argv: list[str] | None) -> Options:
         csv_path=(args.csv or work_dir / "rss.csv").resolve(),
         drain_timeout_s=args.drain_timeout,
         max_in_flight=args.max_in_flight,
-        trace_memory=args.trace_memory,
+        trace_memory=args.trace_memory or args.trace_frames > 0,
+        trace_frames=args.trace_frames,
         server_env=dict(item.split("=", 1) for item in args.server_env),
         command=shlex.join([".venv/bin/python", "-m", "bench.soak", *(argv or sys.argv[1:])]),
     )
@@ -1104,7 +1159,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 **server_env(opts, database_url, emulator),
                 "IMAGE2AD_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                **(trace_hook_env(opts.work_dir) if opts.trace_memory else {}),
+                **(trace_hook_env(opts.work_dir, opts.trace_frames) if opts.trace_memory else {}),
                 **opts.server_env,
             },
             port,
