@@ -12,33 +12,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
+import aiohttp
 from bench.cluster import PG_ADMIN_DSN, Cluster, submit_jobs
 from bench.common import cpu_seconds, machine, save, summary_ms
 
 PHASE_S = 20.0
-Request = Callable[[httpx.AsyncClient, int], Any]
+Request = Callable[[aiohttp.ClientSession, int], Awaitable[int]]
 
 
 async def open_loop(send: Request, rate: float, seconds: float) -> dict[str, Any]:
-    """Fire `send(client, n)` at `rate` per second for `seconds`; collect latency and statuses."""
+    """Fire `send(client, n)` at `rate` per second for `seconds`; collect latency and statuses.
+
+    aiohttp, not httpx: at 300 req/s httpx's client used most of a core and became the
+    bottleneck it was meant to measure (it reached ~100 req/s while the server idled).
+    """
     latencies: list[float] = []
     statuses: Counter[int | str] = Counter()
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=256)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
 
         async def one(n: int, due: float) -> None:
             try:
-                reply = await send(client, n)
-                statuses[reply.status_code] += 1
-            except httpx.HTTPError as exc:
+                status = await send(client, n)
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 statuses[type(exc).__name__] += 1
                 return
+            statuses[status] += 1
             latencies.append(time.monotonic() - due)
 
         start = time.monotonic() + 0.2
@@ -57,11 +63,18 @@ async def open_loop(send: Request, rate: float, seconds: float) -> dict[str, Any
     }
 
 
+async def fetch(client: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> int:
+    async with client.request(method, url, **kwargs) as reply:
+        await reply.read()
+        return reply.status
+
+
 def server_cpu(cluster: Cluster) -> dict[str, float]:
     return {name: cpu_seconds(p.pid) for name, p in cluster.processes.items()}
 
 
-def measured(cluster: Cluster, send: Request, rate: float) -> dict[str, Any]:
+def measured(cluster: Cluster, send: Request, rate: float, what: str) -> dict[str, Any]:
+    print(f"{what} at {rate:g} req/s for {PHASE_S:g} s", file=sys.stderr, flush=True)
     cpu_before, wall = server_cpu(cluster), time.monotonic()
     result = asyncio.run(open_loop(send, rate, PHASE_S))
     wall = time.monotonic() - wall
@@ -85,26 +98,35 @@ def main() -> None:
     # Long generations keep the created jobs waiting, as they would be mid-day.
     with Cluster(shape=args.shape, emulator={"image_duration_s": 600.0}) as cluster:
         users = {u.id: u for u in cluster.bench_users}
+        print("cluster up; creating 200 jobs to read", file=sys.stderr, flush=True)
         jobs = asyncio.run(submit_jobs(cluster, 200))
         owners = {job.id: users[job.user_id] for job in cluster.jobs([j for j, _ in jobs])}
         reads = list(itertools.product(owners.items(), cluster.api_urls))
 
-        def status(client: httpx.AsyncClient, n: int) -> Any:
+        async def status(client: aiohttp.ClientSession, n: int) -> int:
             (job_id, user), url = reads[n % len(reads)]
-            return client.get(f"{url}/api/v1/jobs/{job_id}", headers=user.headers)
+            return await fetch(client, "GET", f"{url}/api/v1/jobs/{job_id}", headers=user.headers)
 
-        def health(client: httpx.AsyncClient, n: int) -> Any:
-            return client.get(f"{cluster.api_urls[n % len(cluster.api_urls)]}/healthz")
+        async def health(client: aiohttp.ClientSession, n: int) -> int:
+            return await fetch(
+                client, "GET", f"{cluster.api_urls[n % len(cluster.api_urls)]}/healthz"
+            )
 
-        def create(client: httpx.AsyncClient, n: int) -> Any:
+        async def create(client: aiohttp.ClientSession, n: int) -> int:
             user = cluster.bench_users[n % len(cluster.bench_users)]
             url = cluster.api_urls[n % len(cluster.api_urls)]
             body = {"type": "text-to-image", "prompt": f"load {n}"}
-            return client.post(f"{url}/api/v1/jobs", json=body, headers=user.headers)
+            return await fetch(
+                client, "POST", f"{url}/api/v1/jobs", json=body, headers=user.headers
+            )
 
-        result["baseline_healthz"] = measured(cluster, health, max(read_rates))
-        result["status_reads"] = [measured(cluster, status, rate) for rate in read_rates]
-        result["job_creation"] = [measured(cluster, create, rate) for rate in create_rates]
+        result["baseline_healthz"] = measured(cluster, health, max(read_rates), "healthz")
+        result["status_reads"] = [
+            measured(cluster, status, rate, "status reads") for rate in read_rates
+        ]
+        result["job_creation"] = [
+            measured(cluster, create, rate, "job creation") for rate in create_rates
+        ]
     save(f"load-{args.shape}" + (f"-{args.tag}" if args.tag else ""), result)
 
 

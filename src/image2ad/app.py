@@ -19,6 +19,7 @@ from image2ad import files, health
 from image2ad.account import endpoints as account
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.errors import DomainError
+from image2ad.heap import freeze_startup_objects
 from image2ad.jobs import callbacks, engine
 from image2ad.jobs import endpoints as jobs
 from image2ad.jobs.checker import Sweeper
@@ -30,8 +31,12 @@ from image2ad.web.errors import error_page, is_page
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
-    """Build the app. `worker=False` serves only HTTP (scale-out API processes)."""
+def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = False) -> FastAPI:
+    """Build the app. `worker=False` serves only HTTP (scale-out API processes).
+
+    `settle_heap` freezes the start-up objects out of the garbage collector once started (the
+    CLI's `serve`, which runs one app per process).
+    """
     settings.check_secrets()
     runtime = Runtime.build(settings, role="serve" if worker else "api")
     emulator_app = _emulator_app(runtime) if settings.uses_emulator else None
@@ -44,6 +49,8 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         sweeper = Sweeper(runtime) if worker else None
         sweep_task = asyncio.create_task(sweeper.run_forever()) if sweeper else None
         app.state.sweeper = sweeper
+        if settle_heap:
+            freeze_startup_objects()
         try:
             yield
         finally:

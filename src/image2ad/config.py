@@ -176,8 +176,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./.image2ad"), description="Embedded data: SQLite and files")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
-    db_pool_size: int = Field(4, description="Database connections kept per process")
-    db_max_overflow: int = Field(4, description="Extra connections a process may open at peaks")
+    db_pool_size: int = Field(8, description="Database connections kept per process")
+    # Overflow connections are closed as soon as they are returned: under steady load that is a
+    # connect per checkout (measured: 8 % of a loaded server's time). Prefer a bigger pool.
+    db_max_overflow: int = Field(0, description="Extra connections a process may open at peaks")
     db_engine_pool_size: int = Field(
         8, description="Connections per process for the durable-workflow engine's tables"
     )

@@ -16,10 +16,14 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
 
-def get_active_key(session: Session, key_hash: str) -> ApiKey | None:
-    return session.scalar(
-        sa.select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-    )
+def get_active_key_and_user(session: Session, key_hash: str) -> tuple[ApiKey, User] | None:
+    """One round trip: this runs on every API call."""
+    row = session.execute(
+        sa.select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def list_keys(session: Session, user_id: str) -> list[ApiKey]:

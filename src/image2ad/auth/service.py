@@ -91,10 +91,10 @@ def authenticate_api_key(db: Database, plaintext: str) -> User | None:
     if not plaintext.startswith(API_KEY_PREFIX):
         return None
     with db.session(read_only=True) as session:
-        key = repository.get_active_key(session, hash_api_key(plaintext))
-        if key is None:
+        found = repository.get_active_key_and_user(session, hash_api_key(plaintext))
+        if found is None:
             return None
-        user = repository.get_user(session, key.user_id)
+        key, user = found
         stale = key.last_used_at is None or (utcnow() - key.last_used_at).total_seconds() > 60
     if stale:
         with db.session() as session:

@@ -59,7 +59,7 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     logs.configure(settings.log_level)
-    application = create_app(settings, worker=worker)
+    application = create_app(settings, worker=worker, settle_heap=True)
     typer.echo(f"image2ad serving on http://{settings.host}:{settings.port}")
     uvicorn.run(
         application,
@@ -73,6 +73,7 @@ def serve(
 @app.command("worker")
 def worker_command() -> None:
     """Run a job worker: durable workflows, polls, deadlines (no HTTP)."""
+    from image2ad.heap import freeze_startup_objects
     from image2ad.jobs import engine
     from image2ad.jobs.checker import Sweeper
     from image2ad.runtime import Runtime, install
@@ -92,6 +93,7 @@ def worker_command() -> None:
             loop.add_signal_handler(sig, stop.set)
         sweeper = Sweeper(runtime)
         task = asyncio.create_task(sweeper.run_forever())
+        freeze_startup_objects()
         typer.echo(f"image2ad worker {runtime.executor_id()} running")
         await stop.wait()
         task.cancel()

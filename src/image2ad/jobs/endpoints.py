@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
-from image2ad.deps import CurrentUser, ReadSession, RuntimeDep
+from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
 from image2ad.jobs import pipeline, service
@@ -98,7 +98,6 @@ def _accept(
 @router.get("/jobs", response_model=JobList)
 def list_jobs(
     user: CurrentUser,
-    session: ReadSession,
     rt: RuntimeDep,
     type: GenerationType | None = None,
     status: JobStatus | None = None,
@@ -106,21 +105,23 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobList:
-    return service.list_jobs(
-        session,
-        user,
-        rt.signer,
-        type_=type.value if type else None,
-        status=status.value if status else None,
-        query=q,
-        cursor=cursor,
-        limit=limit,
-    )
+    with rt.db.session(read_only=True) as session:
+        return service.list_jobs(
+            session,
+            user,
+            rt.signer,
+            type_=type.value if type else None,
+            status=status.value if status else None,
+            query=q,
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: str, user: CurrentUser, session: ReadSession, rt: RuntimeDep) -> JobOut:
-    return service.to_out(service.get_owned(session, user, job_id), rt.signer)
+def get_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
+    with rt.db.session(read_only=True) as session:
+        return service.to_out(service.get_owned(session, user, job_id), rt.signer)
 
 
 @router.get(
