@@ -2,36 +2,17 @@
 
 Counters live in this process's memory (`limits`' moving window); with N API processes a user
 gets at most N times the limit, which still stops floods. The provider's own limits are held
-globally by the durable queue, not here.
+globally by the durable queue and jobs/send_gate.py, not here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 
 from limits import RateLimitItem, parse, storage, strategies
 
 from image2ad.errors import RateLimited
-
-
-class SlidingWindow:
-    """Waits for a slot in a moving window, the way Kie counts createTask calls.
-
-    The durable queue limits how many submit workflows *start* per window across processes;
-    the call itself goes out a little later, by a varying delay, so starts that respect the
-    window can still arrive bunched. This gate sits right before the send.
-    """
-
-    def __init__(self) -> None:
-        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-
-    async def acquire(self, limit: int, period_s: float, key: str) -> None:
-        item = parse(f"{max(1, limit)} per {max(1, math.ceil(period_s))} seconds")
-        while not self._limiter.hit(item, key):
-            reset = self._limiter.get_window_stats(item, key).reset_time
-            await asyncio.sleep(max(0.01, reset - time.time()))
 
 
 class RateLimiter:

@@ -13,12 +13,13 @@ from aiolimiter import AsyncLimiter
 
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.db import Database
+from image2ad.jobs import send_gate
 from image2ad.links import LinkSigner
 from image2ad.net.safe_fetch import FetchPolicy
 from image2ad.net.urls import Allowlist
 from image2ad.providers.catalog import Catalog
 from image2ad.providers.kie import KieClient
-from image2ad.ratelimit import RateLimiter, SlidingWindow
+from image2ad.ratelimit import RateLimiter
 from image2ad.storage.base import Storage
 from image2ad.storage.factory import storage_from_url
 
@@ -39,7 +40,6 @@ class Runtime:
     _clients: dict[int, tuple[asyncio.AbstractEventLoop, KieClient]] = field(default_factory=dict)
     _limiters: dict[tuple[int, str], AsyncLimiter] = field(default_factory=dict)
     live_workers: int = 1
-    create_window: SlidingWindow = field(default_factory=SlidingWindow)
 
     @classmethod
     def build(cls, settings: Settings, role: str = "serve") -> Runtime:
@@ -108,13 +108,10 @@ class Runtime:
         return min(kie.query_limit / 2, kie.create_limit / kie.create_period_s)
 
     async def create_slot(self) -> None:
-        """A slot in Kie's createTask window, taken right before a send.
-
-        The durable queue already holds the limit across processes for workflow starts; this
-        gate smooths what one process sends (starts reach the send after varying delays).
-        """
+        """Wait for this send's turn in the global createTask pace (jobs/send_gate.py)."""
         kie = self.settings.kie
-        await self.create_window.acquire(kie.create_limit, kie.create_period_s, "kie-create")
+        gap = send_gate.spacing(kie.create_limit, kie.create_period_s)
+        await send_gate.wait_turn(self.db, "kie-create", gap)
 
     def poll_query_rate(self) -> float:
         """This worker's share of the recordInfo budget left for polls."""

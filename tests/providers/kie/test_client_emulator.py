@@ -197,6 +197,23 @@ async def test_create_rate_limit_surfaces_when_retries_run_out(
     assert list(emulator.state.tasks) == [first]
 
 
+async def test_create_retries_wait_for_the_pace_hook_first_send_does_not(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = start_emulator(create_limit=1, create_period_s=60)
+    paced: list[int] = []
+
+    async def pace() -> None:
+        paced.append(emulator.state.calls["createTask"])
+
+    async with connect(emulator, max_retries=2) as client:
+        await client.create_task(NANO, {"prompt": "first"}, pace=pace)
+        assert paced == []
+        with pytest.raises(errors.ProviderRateLimited):
+            await client.create_task(NANO, {"prompt": "second"}, pace=pace)
+    assert paced == [2, 3], "awaited before each re-send, after the refusal it answers"
+
+
 async def test_query_rate_limit_is_retried(start_emulator: StartEmulator) -> None:
     emulator = start_emulator(query_limit=2, query_period_s=0.3)
     async with connect(emulator, max_retries=6, backoff_base_s=0.1, backoff_max_s=0.3) as client:

@@ -134,6 +134,7 @@ async def create_task(job_id: str, attempt: int, request: dict[str, Any]) -> str
         request["input"],
         callback_url=request["callback_url"],
         progress_callback_url=request["progress_callback_url"],
+        pace=rt.create_slot,
     )
     crash_point("P2")
     return task_id

@@ -140,9 +140,14 @@ class KieClient:
         *,
         callback_url: str | None = None,
         progress_callback_url: str | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> str:
         """Submit a generation task and return Kie's task id. Never re-sent once it may have
-        reached Kie: a second copy would be a second billed task."""
+        reached Kie: a second copy would be a second billed task.
+
+        `pace` is awaited before each re-send after a refusal, so retries keep the caller's
+        rate limit too (the first send is the caller's to pace).
+        """
         payload = CreateTaskRequest(
             model=model,
             input=input,
@@ -153,6 +158,8 @@ class KieClient:
 
         async def attempt(number: int) -> str:
             op = "createTask"
+            if number > 1 and pace is not None:
+                await pace()
             try:
                 response = await self._send(op, number, "POST", url, json=payload)
             except _NOT_SENT as exc:
