@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch, submit_jobs
 from bench.common import machine, save, summary_ms
+
+from image2ad.models import Job
 
 PROVIDER_CALLS = ("createTask", "recordInfo", "uploadBase64", "uploadStream", "uploadUrl")
 FIXED_POLL_S = 5.0
@@ -47,9 +50,38 @@ def run_phase(cluster: Cluster, jobs: int, rate: float) -> dict[str, Any]:
         "jobs": jobs,
         "statuses": dict(Counter(job.status for job in finished)),
         "latency": summary_ms(latencies),
+        "breakdown": finish_breakdown(cluster, finished, tasks),
         "calls": calls,
         "calls_per_job": round(counted / jobs, 2),
     }
+
+
+def finish_breakdown(
+    cluster: Cluster, finished: list[Job], tasks: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """Where the latency goes, from DBOS's row of each job's finish workflow: provider done →
+    finish enqueued (callback, confirmation), → dequeued by a worker (queue poll), → stored."""
+    done = {job.id: job for job in finished if job.status == "completed" and job.task_id}
+    ids = [f"finish-{job_id}" for job_id in done]
+    assert cluster.db is not None
+    with cluster.db.session(read_only=True) as session:
+        rows = session.execute(
+            sa.text(
+                "SELECT workflow_uuid, created_at, started_at_epoch_ms FROM dbos.workflow_status"
+                " WHERE workflow_uuid = ANY(:ids)"
+            ),
+            {"ids": ids},
+        ).all()
+    parts: dict[str, list[float]] = {"to_enqueued": [], "queued": [], "to_stored": []}
+    for workflow_id, created_ms, started_ms in rows:
+        job = done[workflow_id.removeprefix("finish-")]
+        provider_done = tasks[job.task_id]["completeTime"] / 1000
+        if started_ms is None or job.completed_at is None:
+            continue
+        parts["to_enqueued"].append(created_ms / 1000 - provider_done)
+        parts["queued"].append((started_ms - created_ms) / 1000)
+        parts["to_stored"].append(epoch(job.completed_at) - started_ms / 1000)
+    return {name: summary_ms(values) for name, values in parts.items()}
 
 
 async def fixed_poll_baseline(cluster: Cluster, count: int, rate: float) -> list[float]:

@@ -22,6 +22,7 @@ from image2ad.errors import DomainError
 from image2ad.heap import freeze_startup_objects
 from image2ad.jobs import callbacks, engine
 from image2ad.jobs import endpoints as jobs
+from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
 from image2ad.runtime import Runtime, install
 from image2ad.uploads import endpoints as uploads
@@ -60,9 +61,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
                     await sweep_task
             if sweeper is not None:
                 await sweeper.aclose()
-            for task in list(app.state.background_tasks):
-                task.cancel()
-            await asyncio.gather(*app.state.background_tasks, return_exceptions=True)
+            await app.state.callback_checks.aclose()
             if emulator_app is not None:
                 await emulator_app.state.emulator.aclose()
             await runtime.aclose()
@@ -76,7 +75,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.state.background_tasks = set()
+    app.state.callback_checks = CallbackChecks()
     app.state.emulator = emulator_app.state.emulator if emulator_app is not None else None
     app.add_middleware(
         CORSMiddleware,

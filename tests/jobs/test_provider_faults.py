@@ -93,6 +93,39 @@ def test_callback_and_poll_seeing_success_together_complete_once(live_app: LiveA
     assert_ledger_invariants(live_app.db, user.id)
 
 
+def test_repeated_callbacks_for_a_job_share_one_check(live_app: LiveApp) -> None:
+    """Kie repeats callbacks: copies that arrive while the job's check waits start no more."""
+    user = live_app.user()
+    emulator = live_app.emulator
+    emulator.drop_callbacks = True
+    emulator.settings.image_duration_s = 30
+    try:
+        with live_app.client(user) as client:
+            job_id = client.post("/api/v1/jobs", json=BODY).json()["id"]
+            task_id = wait_task(live_app, client, job_id)
+            with live_app.db.session(read_only=True) as session:
+                secret = session.scalar(sa.select(Job.callback_secret).where(Job.id == job_id))
+            emulator.force_success(task_id)
+            emulator.settings.latency_s = 0.5  # the check is still waiting when the copies land
+            before = emulator.calls["recordInfo"]
+            url = f"/api/v1/callbacks/kie/{job_id}/{secret}"
+            body = {"code": 200, "data": {"taskId": task_id, "state": "success"}}
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                answers = list(
+                    pool.map(lambda _: client.post(url, json=body).status_code, range(16))
+                )
+            done = live_app.wait_job(client, job_id)
+            confirmations = emulator.calls["recordInfo"] - before
+    finally:
+        emulator.settings.latency_s = 0.0
+        emulator.drop_callbacks = False
+        emulator.settings.image_duration_s = 0.6
+    assert answers == [200] * 16
+    assert done["status"] == "completed"
+    # One check for the 16 copies; a due poll of the sweeper may add one more.
+    assert 1 <= confirmations <= 2, confirmations
+
+
 def test_cancel_racing_a_success_leaves_one_consistent_state(live_app: LiveApp) -> None:
     """R16: cancel and provider success at the same moment, 10 times."""
     user = live_app.user(credits=10)

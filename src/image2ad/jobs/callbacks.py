@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -49,9 +50,11 @@ async def kie_callback(job_id: str, secret: str, request: Request, rt: RuntimeDe
     _, status, saved_task_id = job
     if status == JobStatus.PROCESSING.value:
         if saved_task_id is None and task_id:
-            _spawn(request, _adopt_then_check(rt, job_id, task_id))
+            await _check_soon(request, rt, job_id, lambda: _adopt_then_check(rt, job_id, task_id))
         elif saved_task_id is not None and (task_id in (None, saved_task_id)):
-            _spawn(request, checker.check_job(rt, job_id, "callback"))
+            await _check_soon(
+                request, rt, job_id, lambda: checker.check_job(rt, job_id, "callback")
+            )
     return JSONResponse({"code": 200, "msg": "Callback received successfully"})
 
 
@@ -100,12 +103,54 @@ async def _adopt_then_check(rt: Runtime, job_id: str, task_id: str) -> None:
         await checker.check_job(rt, job_id, "callback")
 
 
-def _spawn(request: Request, coro: Any) -> None:
+class CallbackChecks:
+    """The checks callbacks started in this process: at most one per job, and a bounded number.
+
+    Kie repeats callbacks, and each check waits for the callbacks' share of the recordInfo
+    budget. A check per copy once queued faster than the budget drained it: jobs stayed
+    processing longer, drew more copies, and the waiting checks grew without end (the soak's
+    memory growth, docs/soak.md). A copy for a job already being checked is now dropped, and
+    past the bound a job is handed to the workers' polls instead.
+    """
+
+    MAX_WAITING = 256
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, job_id: str, check: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+        """Start `check()` for the job unless one is running; False when full."""
+        if job_id in self._tasks:
+            return True
+        if len(self._tasks) >= self.MAX_WAITING:
+            return False
+        task = asyncio.get_running_loop().create_task(check())
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+        return True
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _check_soon(
+    request: Request, rt: Runtime, job_id: str, check: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
     # Answer Kie at once; if this process dies before the check, the sweeper's poll covers it.
-    tasks: set[asyncio.Task[None]] = request.app.state.background_tasks
-    task = asyncio.get_running_loop().create_task(coro)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    checks: CallbackChecks = request.app.state.callback_checks
+    if not checks.start(job_id, check):
+        await asyncio.to_thread(_make_due, rt, job_id)
+
+
+def _make_due(rt: Runtime, job_id: str) -> None:
+    with rt.db.session() as session:
+        repository.update_active(session, job_id, next_check_at=utcnow())
 
 
 def _load(rt: Runtime, job_id: str) -> tuple[str, str, str | None] | None:
