@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig
+from dbos._queue import QueueRateLimit  # the limiter TypedDict; dbos exports no public name
 from sqlalchemy import event
 
 from image2ad.db import is_sqlite
@@ -65,12 +66,23 @@ def _sqlite_system_engine(url: str) -> sa.Engine:
     return engine
 
 
+def create_queue_limiter(limit: int, period_s: float) -> QueueRateLimit:
+    """Submit workflows start in quarter-window batches, a little faster than Kie's rate.
+
+    The send gate (jobs/send_gate.py) holds the exact rate; this only keeps workflows coming to
+    it. A whole window's starts at once (20) made a burst of CPU every 10 s that stalled the
+    requests served by the same process (bench.load); 4 % faster than the gate keeps the
+    queue's polling delay from slowing a long burst.
+    """
+    batch = max(1, limit // 4)
+    return QueueRateLimit(limit=batch, period=period_s * batch / max(1, limit) * 0.96)
+
+
 async def launch(rt: Runtime) -> None:
     await asyncio.to_thread(DBOS.launch)
-    kie = rt.settings.kie
     create = await DBOS.register_queue_async(
         pipeline.CREATE_QUEUE,
-        limiter={"limit": kie.create_limit, "period": kie.create_period_s},
+        limiter=create_queue_limiter(rt.settings.kie.create_limit, rt.settings.kie.create_period_s),
         polling_interval_sec=0.2,
         on_conflict="always_update",
     )
