@@ -10,8 +10,8 @@ def freeze_startup_objects() -> None:
 
     A started server holds ~180k long-lived objects (FastAPI, SQLAlchemy, DBOS, pydantic). Each
     full collection walked all of them: under 300 status reads/s that was a ~110 ms pause of
-    every thread, several times per 10 s, and most of the p99 (docs/benchmarks.md, "Status
-    reads"). These objects live as long as the process, so nothing is lost by never scanning
+    every thread, several times per 10 s, and much of the p99 (docs/benchmarks.md, "HTTP
+    load"). These objects live as long as the process, so nothing is lost by never scanning
     them. Only for processes that start once: tests building many apps must not call it.
     """
     gc.collect()
