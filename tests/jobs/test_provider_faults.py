@@ -29,6 +29,18 @@ def wait_task(live_app: LiveApp, client: httpx.Client, job_id: str) -> str:
     raise AssertionError("no task id")
 
 
+def deliver_copies(
+    live_app: LiveApp, client: httpx.Client, job_id: str, task_id: str, copies: int = 16
+) -> list[int]:
+    """Post the task's success callback `copies` times at once, as a retrying Kie would."""
+    with live_app.db.session(read_only=True) as session:
+        secret = session.scalar(sa.select(Job.callback_secret).where(Job.id == job_id))
+    url = f"/api/v1/callbacks/kie/{job_id}/{secret}"
+    body = {"code": 200, "data": {"taskId": task_id, "state": "success"}}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda _: client.post(url, json=body).status_code, range(copies)))
+
+
 @pytest.mark.parametrize(
     ("fail_code", "message"),
     [
@@ -67,20 +79,13 @@ def test_callback_and_poll_seeing_success_together_complete_once(live_app: LiveA
         with live_app.client(user) as client:
             job_id = client.post("/api/v1/jobs", json=BODY).json()["id"]
             task_id = wait_task(live_app, client, job_id)
-            with live_app.db.session(read_only=True) as session:
-                secret = session.scalar(sa.select(Job.callback_secret).where(Job.id == job_id))
-                # Make the poller due at the same moment as the callbacks.
+            # Make the poller due at the same moment as the callbacks.
             with live_app.db.session() as session:
                 session.execute(
                     sa.update(Job).where(Job.id == job_id).values(next_check_at=utcnow())
                 )
             live_app.emulator.force_success(task_id)
-            url = f"/api/v1/callbacks/kie/{job_id}/{secret}"
-            body = {"code": 200, "data": {"taskId": task_id, "state": "success"}}
-            with concurrent.futures.ThreadPoolExecutor(8) as pool:
-                answers = list(
-                    pool.map(lambda _: client.post(url, json=body).status_code, range(16))
-                )
+            answers = deliver_copies(live_app, client, job_id, task_id)
             done = live_app.wait_job(client, job_id)
     finally:
         live_app.emulator.drop_callbacks = False
@@ -103,17 +108,10 @@ def test_repeated_callbacks_for_a_job_share_one_check(live_app: LiveApp) -> None
         with live_app.client(user) as client:
             job_id = client.post("/api/v1/jobs", json=BODY).json()["id"]
             task_id = wait_task(live_app, client, job_id)
-            with live_app.db.session(read_only=True) as session:
-                secret = session.scalar(sa.select(Job.callback_secret).where(Job.id == job_id))
             emulator.force_success(task_id)
             emulator.settings.latency_s = 0.5  # the check is still waiting when the copies land
             before = emulator.calls["recordInfo"]
-            url = f"/api/v1/callbacks/kie/{job_id}/{secret}"
-            body = {"code": 200, "data": {"taskId": task_id, "state": "success"}}
-            with concurrent.futures.ThreadPoolExecutor(8) as pool:
-                answers = list(
-                    pool.map(lambda _: client.post(url, json=body).status_code, range(16))
-                )
+            answers = deliver_copies(live_app, client, job_id, task_id)
             done = live_app.wait_job(client, job_id)
             confirmations = emulator.calls["recordInfo"] - before
     finally:
