@@ -46,7 +46,10 @@ def generate(
             )
             raise typer.Exit(1)
         target = out or Path(job["result_path"].rsplit("/", 1)[-1])
-        with api.stream("GET", f"/api/v1/jobs/{job['id']}/result") as response:
+        # S3-backed servers answer 307 to a presigned URL; httpx drops the API key on the
+        # cross-origin hop, and the signature in the URL is the permission.
+        result_url = f"/api/v1/jobs/{job['id']}/result"
+        with api.stream("GET", result_url, follow_redirects=True) as response:
             response.raise_for_status()
             with target.open("wb") as handle:
                 for chunk in response.iter_bytes():
