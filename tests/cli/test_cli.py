@@ -25,7 +25,9 @@ def run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 
 
 def test_admin_commands_create_a_user_a_key_and_credits(tmp_path: Path) -> None:
-    assert "up to date" in run(tmp_path, "db", "upgrade").stdout
+    created = run(tmp_path, "db", "upgrade").stdout
+    assert "created the database schema" in created and "up to date" not in created
+    assert "database is up to date" in run(tmp_path, "db", "upgrade").stdout
     out = run(tmp_path, "users", "create", "Ada@Example.com", "--credits", "3").stdout
     assert "ada@example.com" in out and "3 credits" in out
     key = run(tmp_path, "api-keys", "create", "ada@example.com").stdout.strip().splitlines()[-1]

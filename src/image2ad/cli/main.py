@@ -109,11 +109,12 @@ def worker_command() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (safe to run repeatedly)."""
-    from image2ad.migrate import upgrade
+    from image2ad.migrate import current_revision, upgrade, upgrade_report
 
-    settings = _settings()
-    upgrade(settings.resolved_database_url)
-    typer.echo("database is up to date")
+    url = _settings().resolved_database_url
+    before = current_revision(url)
+    upgrade(url)
+    typer.echo(upgrade_report(before, current_revision(url)))
 
 
 @users_app.command("create")
