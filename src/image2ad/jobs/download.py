@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from image2ad.faults import crash_point
 from image2ad.jobs.media import is_mp4
 from image2ad.net.errors import FetchFailed, FetchRefused
 from image2ad.net.safe_fetch import FetchPolicy, stream_to
@@ -59,6 +60,8 @@ async def store_result(
             if len(head) < HEAD_BYTES:
                 head.extend(chunk[: HEAD_BYTES - len(head)])
             yield chunk
+            # The store has this chunk but not the whole object yet.
+            crash_point("D1")
 
     async def write(chunks: AsyncIterator[bytes]) -> StoredObject:
         async with aclosing(keep_head(chunks)) as kept:

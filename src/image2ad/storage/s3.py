@@ -21,6 +21,7 @@ from obstore.exceptions import BaseError
 from obstore.store import S3Store
 
 from image2ad.config import StorageSettings
+from image2ad.faults import crash_point
 from image2ad.storage.base import ObjectNotFound, StorageError, StoredObject
 
 if TYPE_CHECKING:
@@ -182,6 +183,8 @@ class _Source:
             yield chunk
         head.clear()
         while (more := await self._next()) is not None:
+            # The first part is with the store and the multipart upload is open.
+            crash_point("S3")
             yield more
 
 
