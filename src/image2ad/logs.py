@@ -1,10 +1,19 @@
-"""Logging set-up shared by `serve` and `worker`, with secrets scrubbed from every record."""
+"""Logging set-up shared by every command, with secrets scrubbed from every record.
+
+Every line, ours, uvicorn's and DBOS's, leaves through the root handler in one format:
+`2026-01-31T12:00:00.123Z LEVEL logger message` (UTC).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
+
+FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+DBOS_CONSOLE_HANDLER = "__dbos_console_log_handler__"
 
 _PATTERNS = [
     # The per-job callback secret travels in the URL path (and so in access logs).
@@ -32,6 +41,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class UTCFormatter(logging.Formatter):
+    """Timestamps in UTC, so lines from processes on different hosts sort together."""
+
+    def converter(self, seconds: float | None) -> time.struct_time:
+        return time.gmtime(seconds)
+
+
 def log_config(level: str) -> dict[str, Any]:
     """A dictConfig for the app and uvicorn (access log included), every handler filtered."""
     handler = {
@@ -45,7 +61,7 @@ def log_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"redact": {"()": RedactSecrets}},
         "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "plain": {"()": UTCFormatter, "format": FORMAT, "datefmt": DATE_FORMAT},
         },
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level.upper()},
@@ -53,7 +69,8 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.access": {"handlers": [], "level": level.upper(), "propagate": True},
-            "dbos": {"handlers": [], "level": level.upper(), "propagate": True},
+            # A handler of ours keeps DBOS from installing its own console handler.
+            "dbos": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             # One INFO line per provider request drowns everything else; keep them for DEBUG.
             "httpx": {"handlers": [], "level": "DEBUG" if level.upper() == "DEBUG" else "WARNING"},
         },
@@ -64,3 +81,18 @@ def configure(level: str) -> None:
     import logging.config
 
     logging.config.dictConfig(log_config(level))
+
+
+def adopt_dbos_logger() -> None:
+    """Send DBOS's records through our handlers (call after DBOS is created).
+
+    `configure` gives the dbos logger our handler, so DBOS keeps its own console handler out;
+    where logging was not configured that way, DBOS's handler (another format, no propagation)
+    is removed here so its records reach the root handlers like everyone else's.
+    """
+    dbos = logging.getLogger("dbos")
+    for handler in list(dbos.handlers):
+        if handler.name == DBOS_CONSOLE_HANDLER:
+            dbos.removeHandler(handler)
+    if not dbos.handlers:
+        dbos.propagate = True

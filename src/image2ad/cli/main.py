@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from typing import Annotated
@@ -17,6 +18,8 @@ from image2ad.config import Settings
 from image2ad.credits import service as credits
 from image2ad.db import Database
 from image2ad.errors import DomainError
+
+log = logging.getLogger("image2ad.cli")
 
 app = typer.Typer(no_args_is_help=True, help="image2ad: ad images and videos from Kie.ai.")
 db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
@@ -33,7 +36,9 @@ app.command("generate")(generate)
 
 
 def _settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    logs.configure(settings.log_level)
+    return settings
 
 
 def _database() -> Database:
@@ -60,7 +65,7 @@ def serve(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     logs.configure(settings.log_level)
     application = create_app(settings, worker=worker, settle_heap=True)
-    typer.echo(f"image2ad serving on http://{settings.host}:{settings.port}")
+    log.info("image2ad serving on http://%s:%s", settings.host, settings.port)
     uvicorn.run(
         application,
         host=settings.host,
@@ -80,7 +85,6 @@ def worker_command() -> None:
 
     settings = _settings()
     settings.check_secrets()
-    logs.configure(settings.log_level)
     runtime = Runtime.build(settings, role="worker")
 
     async def run() -> None:
@@ -94,7 +98,7 @@ def worker_command() -> None:
         sweeper = Sweeper(runtime)
         task = asyncio.create_task(sweeper.run_forever())
         freeze_startup_objects()
-        typer.echo(f"image2ad worker {runtime.executor_id()} running")
+        log.info("image2ad worker %s running", runtime.executor_id())
         await stop.wait()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

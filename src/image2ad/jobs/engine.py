@@ -7,7 +7,6 @@ version, a stable executor id per process, WAL on SQLite, system tables beside t
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy import event
 
 from image2ad.db import is_sqlite
 from image2ad.jobs import pipeline
-from image2ad.logs import RedactSecrets
+from image2ad.logs import adopt_dbos_logger
 from image2ad.runtime import Runtime
 
 BATCH = 500
@@ -42,9 +41,7 @@ def configure(rt: Runtime, *, listen: bool) -> None:
     if is_sqlite(url):
         config["system_database_engine"] = _sqlite_system_engine(url)
     DBOS(config=config)
-    # DBOS logs through its own handler (propagate=False); scrub secrets there too.
-    for handler in logging.getLogger("dbos").handlers:
-        handler.addFilter(RedactSecrets())
+    adopt_dbos_logger()
     if not listen:
         DBOS.listen_queues([])
 
