@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from image2ad.jobs import pipeline, repository, workers
+from image2ad.jobs import janitor, pipeline, repository, workers
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
@@ -24,6 +24,7 @@ CHECK_LEASE = timedelta(seconds=60)
 # A task Kie does not know yet right after creation is normal; much later it means it is gone.
 NOT_FOUND_PATIENCE = timedelta(minutes=2)
 SWEEP_BATCH = 200
+CLEANUP_INTERVAL_S = 10.0
 
 
 def outcome_of(record: TaskRecord) -> dict[str, Any]:
@@ -65,8 +66,9 @@ async def check_job(rt: Runtime, job_id: str, purpose: str = "poll") -> None:
             record = await rt.kie().record_info(job.task_id)
     except ProviderTaskNotFound:
         if job.submitted_at and utcnow() - job.submitted_at > NOT_FOUND_PATIENCE:
-            await pipeline.enqueue_finish(
-                job_id,
+            await pipeline.start_finish(
+                rt,
+                job,
                 {
                     "kind": "fail",
                     "code": "provider_task_lost",
@@ -81,7 +83,7 @@ async def check_job(rt: Runtime, job_id: str, purpose: str = "poll") -> None:
         await asyncio.to_thread(_reschedule, rt, job, None)
         return
     if record.state.is_terminal:
-        await pipeline.enqueue_finish(job_id, outcome_of(record))
+        await pipeline.start_finish(rt, job, outcome_of(record))
         return
     await asyncio.to_thread(_reschedule, rt, job, record)
 
@@ -136,6 +138,7 @@ class Sweeper:
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_retention = 0.0
+        self._last_cleanup = 0.0
         self._last_beat = -1e9
 
     async def run_forever(self) -> None:
@@ -154,8 +157,10 @@ class Sweeper:
         overdue, due = await asyncio.to_thread(self._select, now)
         for job in overdue:
             kind = "video" if job.result_type == "video" else "image"
-            await pipeline.enqueue_finish(
-                job.id,
+            # A job whose finish workflow ended without ending it gets a new attempt here.
+            await pipeline.start_finish(
+                self.rt,
+                job,
                 {
                     "kind": "fail",
                     "code": "deadline_exceeded",
@@ -173,13 +178,14 @@ class Sweeper:
             if not await asyncio.to_thread(self._claim, job):
                 continue
             if job.status == JobStatus.PENDING.value:
-                await pipeline.enqueue_submit(job.id, job.submit_attempts)
+                await pipeline.start_submit(self.rt, job)
             elif job.task_id:
                 poll_room -= 1
                 self._spawn(check_job(self.rt, job.id))
             else:
                 await asyncio.to_thread(self._resubmit_orphaned, job)
         await self._retention()
+        await self._cleanups()
         await self._workers()
 
     def _select(self, now: Any) -> tuple[list[Job], list[Job]]:
@@ -228,6 +234,13 @@ class Sweeper:
         await delete_finished_workflows(self.rt.settings.jobs.workflow_retention_h)
         with self.rt.db.session() as session:
             repository.purge_expired_idempotency(session, utcnow())
+
+    async def _cleanups(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_cleanup < CLEANUP_INTERVAL_S:
+            return
+        self._last_cleanup = loop_time
+        await janitor.sweep(self.rt)
 
     async def _workers(self) -> None:
         jobs = self.rt.settings.jobs

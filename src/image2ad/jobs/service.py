@@ -221,6 +221,16 @@ def complete(
     return True
 
 
+def completed_with(session: Session, job_id: str, result_path: str) -> bool:
+    """Whether the job already completed with this result (a step re-run after its commit)."""
+    job = repository.get(session, job_id)
+    return (
+        job is not None
+        and job.status == JobStatus.COMPLETED.value
+        and job.result_path == result_path
+    )
+
+
 def _record_usage(
     session: Session,
     job: Job,

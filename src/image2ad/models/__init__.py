@@ -4,6 +4,7 @@ from image2ad.models.credit_entry import CreditEntry, CreditKind
 from image2ad.models.idempotency_key import IdempotencyKey
 from image2ad.models.job import Job
 from image2ad.models.send_gate import SendGate
+from image2ad.models.storage_cleanup import StorageCleanup
 from image2ad.models.upload import Upload
 from image2ad.models.usage_event import UsageEvent
 from image2ad.models.user import User
@@ -17,6 +18,7 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "SendGate",
+    "StorageCleanup",
     "Upload",
     "UsageEvent",
     "User",

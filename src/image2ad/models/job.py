@@ -54,6 +54,10 @@ class Job(Base):
     # crash must not send it again (Kie has no idempotency key).
     create_sent_attempt: Mapped[int | None] = mapped_column(sa.Integer)
     poll_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Which finish workflow owns the outcome (`finish-{id}` for 0, `finish-{id}-{n}` after):
+    # a finish workflow that ended while the job stayed unfinished is spent, and the next
+    # check starts a new attempt instead of re-asking for the spent id (a DBOS no-op).
+    finish_attempt: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

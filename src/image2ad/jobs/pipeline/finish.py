@@ -5,25 +5,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from dbos import DBOS
 from dbos import error as dbos_error
 
 from image2ad.faults import crash_point
-from image2ad.jobs import repository, service
+from image2ad.jobs import janitor, repository, service
 from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
 from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.pipeline.steps import db_step, fail_job
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
 from image2ad.runtime import current
-from image2ad.storage.base import local_copy
+from image2ad.storage.base import StorageError, local_copy
 
 log = logging.getLogger(__name__)
 
 DOWNLOAD_ATTEMPTS = 4
+# Pauses between tries of a storing step once its own retries are spent (a storage outage).
+RETRY_PAUSES_S = (5.0, 10.0, 20.0, 30.0)
+# How long one try of the store step may take with its own retries (1 + 2 + 4 s of backoff).
+STORE_TRY_SPAN_S = 10.0
 
 
 @db_step("plan_result")
@@ -91,17 +95,17 @@ async def describe_video(job_id: str, key: str) -> dict[str, Any]:
     await asyncio.to_thread(mark_storing)
     async with local_copy(rt.storage, key) as path:
         info = await asyncio.to_thread(probe_video, path)
-    poster_key = key.rsplit(".", 1)[0] + ".poster.jpg"
 
     async def poster() -> AsyncIterator[bytes]:
         yield info.poster_jpeg
 
-    await rt.storage.write(poster_key, poster())
+    await rt.storage.write(poster_key(key), poster())
+    crash_point("V1")
     return {
         "width": info.width,
         "height": info.height,
         "duration_s": info.duration_s,
-        "poster_path": poster_key,
+        "poster_path": poster_key(key),
     }
 
 
@@ -113,7 +117,7 @@ async def complete_job(
 
     def run() -> bool:
         with current().db.session() as session:
-            return service.complete(
+            if service.complete(
                 session,
                 job_id,
                 result_path=key,
@@ -124,16 +128,83 @@ async def complete_job(
                 duration_s=meta.get("duration_s"),
                 poster_path=meta.get("poster_path"),
                 provider_credits=provider_credits,
-            )
+            ):
+                return True
+            # A re-run of this step after its commit finds the job completed with this very
+            # result: that is our own success, not a lost race.
+            return service.completed_with(session, job_id, key)
 
     done = await asyncio.to_thread(run)
     if not done:
-        # Someone else ended the job (cancel, deadline) while we downloaded: drop the files.
-        await current().storage.delete(key)
-        if meta.get("poster_path"):
-            await current().storage.delete(meta["poster_path"])
+        # Someone else ended the job (cancel, deadline, delete) while we stored: drop the files.
+        await janitor.discard(current(), [key, meta.get("poster_path")], "job_ended_first")
     crash_point("P6")
     return done
+
+
+@DBOS.step(name="discard_result")
+async def discard_result(key: str, result_type: str) -> None:
+    """Remove what a failed finish may have stored; storage faults go to the janitor."""
+    keys = [key, poster_key(key)] if result_type == "video" else [key]
+    await janitor.discard(current(), keys, "result_unavailable")
+
+
+@db_step("retry_pause")
+async def retry_pause(job_id: str, attempt: int) -> float | None:
+    """Seconds to wait before storing again, or None when the job's deadline leaves no time.
+
+    The last try is timed to end before the deadline, so a job whose result cannot be stored
+    still ends (failed and refunded) within its deadline.
+    """
+
+    def left() -> float | None:
+        with current().db.session(read_only=True) as session:
+            job = repository.get(session, job_id)
+            if job is None or JobStatus(job.status).is_terminal:
+                return None
+            return (job.deadline_at - utcnow()).total_seconds() - STORE_TRY_SPAN_S
+
+    room = await asyncio.to_thread(left)
+    if room is None or room <= 0:
+        return None
+    return min(RETRY_PAUSES_S[min(attempt, len(RETRY_PAUSES_S) - 1)], room)
+
+
+class ResultUnavailable(Exception):
+    """The result cannot be stored: refused for good, or storage stayed down until the deadline."""
+
+
+T = TypeVar("T")
+
+
+async def until_deadline(job_id: str, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run a storing step again after pauses until it succeeds or the job's deadline nears.
+
+    A storage outage longer than the step's own retries must not end the workflow in error
+    (that stranded charged jobs): it waits durably and tries again.
+    """
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except (DownloadRefused, NotAVideo) as exc:
+            raise ResultUnavailable(str(exc)) from exc
+        except (
+            DownloadFailed,
+            StorageError,
+            OSError,
+            dbos_error.DBOSMaxStepRetriesExceeded,
+        ) as exc:
+            pause = await retry_pause(job_id, tries)
+            if pause is None:
+                raise ResultUnavailable(f"{what} kept failing: {exc}") from exc
+            log.warning("job %s: %s failed (%s); trying again in %.0f s", job_id, what, exc, pause)
+            await DBOS.sleep_async(pause)
+            tries += 1
+
+
+def poster_key(key: str) -> str:
+    return key.rsplit(".", 1)[0] + ".poster.jpg"
 
 
 @DBOS.workflow(name="finish_job")
@@ -146,19 +217,19 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
     plan = await plan_result(job_id)
     if plan is None:
         return
-    urls: list[str] = outcome["urls"]
+    key, result_type = plan["key"], plan["result_type"]
+    url: str = outcome["urls"][0]
     try:
-        meta = await store_result_step(urls[0], plan["key"], plan["result_type"])
-        if plan["result_type"] == "video":
-            meta |= await describe_video(job_id, plan["key"])
-    except (
-        DownloadRefused,
-        DownloadFailed,
-        NotAVideo,
-        dbos_error.DBOSMaxStepRetriesExceeded,
-    ) as exc:
+        meta = await until_deadline(
+            job_id, "storing the result", lambda: store_result_step(url, key, result_type)
+        )
+        if result_type == "video":
+            meta |= await until_deadline(
+                job_id, "describing the video", lambda: describe_video(job_id, key)
+            )
+    except ResultUnavailable as exc:
         log.warning("result of job %s could not be stored: %s", job_id, exc)
-        await current().storage.delete(plan["key"])
+        await discard_result(key, result_type)
         await fail_job(
             job_id,
             "result_unavailable",
@@ -166,4 +237,4 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
             credits_used,
         )
         return
-    await complete_job(job_id, plan["key"], meta, credits_used)
+    await complete_job(job_id, key, meta, credits_used)

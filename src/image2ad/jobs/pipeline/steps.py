@@ -24,8 +24,10 @@ def submit_workflow_id(job_id: str, attempt: int) -> str:
     return f"submit-{job_id}-{attempt}"
 
 
-def finish_workflow_id(job_id: str) -> str:
-    return f"finish-{job_id}"
+def finish_workflow_id(job_id: str, attempt: int = 0) -> str:
+    """The first attempt keeps the original id, so workflows started before attempts existed
+    are still found."""
+    return f"finish-{job_id}" if attempt == 0 else f"finish-{job_id}-{attempt}"
 
 
 def db_step(name: str) -> Callable[[F], F]:
@@ -45,12 +47,14 @@ def use_queues(*registered: Queue) -> None:
 async def fail_job(
     job_id: str, code: str, message: str, provider_credits: float | None = None
 ) -> bool:
-    crash_point("F")
-
     def run() -> bool:
         with current().db.session() as session:
             return service.fail_and_refund(
                 session, job_id, code=code, message=message, provider_credits=provider_credits
             )
 
-    return await asyncio.to_thread(run)
+    ended = await asyncio.to_thread(run)
+    # Failure and refund are committed, the step's checkpoint is not: the re-run must find
+    # the job already failed and refund nothing more.
+    crash_point("F")
+    return ended

@@ -105,6 +105,7 @@ async def upload_reference(job_id: str, user_id: str, reference: dict[str, str])
         upload_path=f"image2ad/{user_id}",
         content_type=reference["content_type"],
     )
+    crash_point("U1")
     return uploaded.download_url
 
 
