@@ -10,13 +10,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from image2ad.jobs import janitor, pipeline, repository, workers
+from image2ad.jobs import pipeline, repository, workers
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
 from image2ad.providers.base import TaskRecord, TaskState
 from image2ad.providers.errors import ProviderError, ProviderTaskNotFound
 from image2ad.runtime import Runtime
+from image2ad.storage import cleanup
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class Sweeper:
         if loop_time - self._last_cleanup < CLEANUP_INTERVAL_S:
             return
         self._last_cleanup = loop_time
-        await janitor.sweep(self.rt)
+        await cleanup.sweep(self.rt.db, self.rt.storage)
 
     async def _workers(self) -> None:
         jobs = self.rt.settings.jobs

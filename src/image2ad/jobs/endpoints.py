@@ -16,12 +16,13 @@ from sse_starlette import EventSourceResponse
 from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
-from image2ad.jobs import janitor, pipeline, service
+from image2ad.jobs import pipeline, service
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
 from image2ad.providers.catalog import GenerationType
 from image2ad.runtime import Runtime
+from image2ad.storage import cleanup
 from image2ad.storage.base import ObjectNotFound, presigned_url
 from image2ad.throttle import limit_api
 
@@ -203,7 +204,7 @@ async def delete_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response
         with rt.db.session() as session:
             return service.hide(session, user, job_id)
 
-    await janitor.discard(rt, await asyncio.to_thread(hide), "job_deleted")
+    await cleanup.discard(rt.db, rt.storage, await asyncio.to_thread(hide), "job_deleted")
     return Response(status_code=204)
 
 

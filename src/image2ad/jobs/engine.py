@@ -7,6 +7,7 @@ version, a stable executor id per process, WAL on SQLite, system tables beside t
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,8 +94,26 @@ async def launch(rt: Runtime) -> None:
     pipeline.use_queues(create, finish)
 
 
-async def shutdown() -> None:
-    await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
+async def shutdown(rt: Runtime | None = None, grace_s: float = 0) -> None:
+    """Stop the engine: no new workflows start; running ones get up to `grace_s` to finish.
+
+    Whatever is still running after that stays PENDING under this executor id, for this
+    process's successor or a live worker to recover.
+    """
+    timeout = 0
+    if rt is not None and grace_s > 0:
+        running = await DBOS.list_workflows_async(
+            status="PENDING",
+            executor_id=rt.executor_id(),
+            limit=1,
+            load_input=False,
+            load_output=False,
+        )
+        # DBOS checks once a second, after a first sleep: skip the wait when nothing runs.
+        timeout = math.ceil(grace_s) if running else 0
+    await asyncio.to_thread(
+        DBOS.destroy, destroy_registry=False, workflow_completion_timeout_sec=timeout
+    )
 
 
 async def delete_finished_workflows(older_than_h: float) -> int:

@@ -9,7 +9,7 @@ from image2ad.models.base import Base, UTCDateTime, utcnow
 
 
 class StorageCleanup(Base):
-    """An object to delete that storage refused to delete when asked (jobs/janitor.py).
+    """An object to delete that storage refused to delete when asked (storage/cleanup.py).
 
     A failed cleanup must never decide a job's outcome: the job ends as it should, and the
     janitor deletes the object once storage answers again.

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 READ_CHUNK = 256 * 1024
 CHECK_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 5.0
 _SAFE_FILENAME = re.compile(r"[A-Za-z0-9._-]+")
 _ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
 
@@ -58,6 +59,10 @@ class S3Storage:
                 prefix=prefix or None,
                 config=_config(settings),
                 client_options=_client_options(settings),
+                # obstore alone would retry an unreachable store for up to 3 minutes per call;
+                # our callers retry with their own budgets (the finish workflow until the
+                # job's deadline), so a call fails within seconds instead.
+                retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=15)},
             ),
             part_size=settings.part_size_mb * 1024 * 1024,
             concurrency=settings.upload_concurrency,
@@ -226,7 +231,13 @@ def _client_options(settings: StorageSettings) -> ClientConfig:
     endpoint = settings.endpoint or next(filter(None, map(os.environ.get, _ENDPOINT_ENV)), "")
     consent = os.environ.get("AWS_ALLOW_HTTP", "").lower() in ("1", "true")
     allow_http = consent or endpoint.startswith("http://")
-    return {"timeout": timedelta(seconds=settings.timeout_s), "allow_http": allow_http}
+    return {
+        "timeout": timedelta(seconds=settings.timeout_s),
+        # An unreachable store must fail fast, so the finish workflow's retries and the job's
+        # deadline decide, not a ten-minute hang on one connection.
+        "connect_timeout": timedelta(seconds=CONNECT_TIMEOUT_S),
+        "allow_http": allow_http,
+    }
 
 
 def _translate(exc: Exception, key: str) -> StorageError:

@@ -11,6 +11,7 @@ from image2ad.errors import NotFound
 from image2ad.models import Upload, User
 from image2ad.models.base import new_id
 from image2ad.runtime import Runtime
+from image2ad.storage import cleanup
 from image2ad.uploads import repository
 from image2ad.uploads.images import clean
 from image2ad.uploads.schemas import UploadOut
@@ -65,7 +66,7 @@ async def create(rt: Runtime, user: User, data: bytes, filename: str | None) -> 
     try:
         return await asyncio.to_thread(save)
     except BaseException:
-        await rt.storage.delete(key)
+        await cleanup.discard(rt.db, rt.storage, [key], "upload_not_saved")
         raise
 
 

@@ -12,13 +12,14 @@ from dbos import DBOS
 from dbos import error as dbos_error
 
 from image2ad.faults import crash_point
-from image2ad.jobs import janitor, repository, service
+from image2ad.jobs import repository, service
 from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
 from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.pipeline.steps import db_step, fail_job
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
 from image2ad.runtime import current
+from image2ad.storage import cleanup
 from image2ad.storage.base import StorageError, local_copy
 
 log = logging.getLogger(__name__)
@@ -137,16 +138,18 @@ async def complete_job(
     done = await asyncio.to_thread(run)
     if not done:
         # Someone else ended the job (cancel, deadline, delete) while we stored: drop the files.
-        await janitor.discard(current(), [key, meta.get("poster_path")], "job_ended_first")
+        rt = current()
+        await cleanup.discard(rt.db, rt.storage, [key, meta.get("poster_path")], "job_ended_first")
     crash_point("P6")
     return done
 
 
 @DBOS.step(name="discard_result")
 async def discard_result(key: str, result_type: str) -> None:
-    """Remove what a failed finish may have stored; storage faults go to the janitor."""
+    """Remove what a failed finish may have stored; what storage refuses is queued for cleanup."""
     keys = [key, poster_key(key)] if result_type == "video" else [key]
-    await janitor.discard(current(), keys, "result_unavailable")
+    rt = current()
+    await cleanup.discard(rt.db, rt.storage, keys, "result_unavailable")
 
 
 @db_step("retry_pause")

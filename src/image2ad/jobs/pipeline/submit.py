@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from dbos import DBOS
+from dbos import error as dbos_error
 
 from image2ad.faults import crash_point
 from image2ad.jobs import repository
@@ -23,6 +24,7 @@ from image2ad.providers.errors import (
     ProviderUnavailable,
 )
 from image2ad.runtime import current
+from image2ad.storage.base import StorageError
 from image2ad.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,13 @@ async def begin_submit(job_id: str) -> dict[str, Any] | None:
     return await asyncio.to_thread(run)
 
 
-@DBOS.step(name="upload_reference")
+@DBOS.step(
+    name="upload_reference",
+    retries_allowed=True,
+    max_attempts=3,
+    interval_seconds=1.0,
+    should_retry=lambda exc: isinstance(exc, StorageError | OSError),
+)
 async def upload_reference(job_id: str, user_id: str, reference: dict[str, str]) -> str:
     """Put the reference image on Kie's upload host (its files expire, so at submit time)."""
     rt = current()
@@ -229,6 +237,12 @@ async def submit_job(job_id: str) -> None:
             url = await upload_reference(job_id, plan["user_id"], plan["reference"])
         except ProviderError as exc:
             await _submit_refused(job_id, exc)
+            return
+        except (StorageError, OSError, dbos_error.DBOSMaxStepRetriesExceeded) as exc:
+            # Our own storage is down: nothing went to Kie, so try again later (the deadline
+            # ends the job, refunded, if the outage outlasts it).
+            log.warning("reference of job %s could not be read (%s); requeued", job_id, exc)
+            await defer_submit(job_id, REQUEUE_AFTER.total_seconds(), False)
             return
         await save_source_url(job_id, url)
         image_urls = [url]

@@ -14,10 +14,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from image2ad.db import Database
 from image2ad.dbutil import insert_ignore_conflict
 from image2ad.models import StorageCleanup
 from image2ad.models.base import utcnow
-from image2ad.runtime import Runtime
+from image2ad.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -28,26 +29,26 @@ LONGEST_WAIT = timedelta(hours=1)
 CLAIM = timedelta(minutes=2)
 
 
-async def discard(rt: Runtime, keys: Iterable[str | None], reason: str) -> None:
+async def discard(db: Database, storage: Storage, keys: Iterable[str | None], reason: str) -> None:
     """Delete each key now; a key storage refuses goes to the cleanup queue. Never raises."""
     for key in keys:
         if not key:
             continue
         try:
-            await rt.storage.delete(key)
+            await storage.delete(key)
         except Exception as exc:
             log.warning("could not delete %s now (%s); queued for cleanup", key, exc)
             try:
-                await asyncio.to_thread(_enqueue, rt, key, reason, f"{type(exc).__name__}: {exc}")
+                await asyncio.to_thread(_enqueue, db, key, reason, f"{type(exc).__name__}: {exc}")
             except Exception:
                 # The database is unreachable too: the object stays behind as an unreferenced
                 # file (harmless, never served); nothing here may fail the caller.
                 log.exception("could not queue %s for cleanup", key)
 
 
-def _enqueue(rt: Runtime, key: str, reason: str, error: str) -> None:
+def _enqueue(db: Database, key: str, reason: str, error: str) -> None:
     now = utcnow()
-    with rt.db.session() as session:
+    with db.session() as session:
         insert_ignore_conflict(
             session,
             StorageCleanup.__table__,  # type: ignore[arg-type]
@@ -62,31 +63,31 @@ def _enqueue(rt: Runtime, key: str, reason: str, error: str) -> None:
         )
 
 
-async def sweep(rt: Runtime) -> int:
+async def sweep(db: Database, storage: Storage) -> int:
     """Retry due cleanups; returns how many objects were deleted."""
     deleted = 0
-    for row in await asyncio.to_thread(_claim_due, rt):
+    for row in await asyncio.to_thread(_claim_due, db):
         try:
-            await rt.storage.delete(row.key)
+            await storage.delete(row.key)
         except Exception as exc:
-            await asyncio.to_thread(_postpone, rt, row, f"{type(exc).__name__}: {exc}")
+            await asyncio.to_thread(_postpone, db, row, f"{type(exc).__name__}: {exc}")
             continue
-        await asyncio.to_thread(_forget, rt, row.key)
+        await asyncio.to_thread(_forget, db, row.key)
         deleted += 1
     if deleted:
         log.info("storage cleanup deleted %d queued objects", deleted)
     return deleted
 
 
-def pending(rt: Runtime) -> int:
-    with rt.db.session(read_only=True) as session:
+def pending(db: Database) -> int:
+    with db.session(read_only=True) as session:
         return int(session.scalar(sa.select(sa.func.count()).select_from(StorageCleanup)) or 0)
 
 
-def _claim_due(rt: Runtime) -> list[StorageCleanup]:
+def _claim_due(db: Database) -> list[StorageCleanup]:
     now = utcnow()
     claimed: list[StorageCleanup] = []
-    with rt.db.session() as session:
+    with db.session() as session:
         rows = session.scalars(
             sa.select(StorageCleanup)
             .where(StorageCleanup.next_attempt_at <= now)
@@ -109,9 +110,9 @@ def _claim_due(rt: Runtime) -> list[StorageCleanup]:
     return claimed
 
 
-def _postpone(rt: Runtime, row: StorageCleanup, error: str) -> None:
+def _postpone(db: Database, row: StorageCleanup, error: str) -> None:
     wait = min(FIRST_RETRY * (2 ** min(row.attempts, 12)), LONGEST_WAIT)
-    with rt.db.session() as session:
+    with db.session() as session:
         session.execute(
             sa.update(StorageCleanup)
             .where(StorageCleanup.key == row.key)
@@ -123,6 +124,6 @@ def _postpone(rt: Runtime, row: StorageCleanup, error: str) -> None:
         )
 
 
-def _forget(rt: Runtime, key: str) -> None:
-    with rt.db.session() as session:
+def _forget(db: Database, key: str) -> None:
+    with db.session() as session:
         session.execute(sa.delete(StorageCleanup).where(StorageCleanup.key == key))
