@@ -20,7 +20,7 @@ from image2ad.account import endpoints as account
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.errors import DomainError
 from image2ad.heap import freeze_startup_objects
-from image2ad.jobs import callbacks, engine
+from image2ad.jobs import callbacks, drain, engine, workers
 from image2ad.jobs import endpoints as jobs
 from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
@@ -48,24 +48,29 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         engine.configure(runtime, listen=worker)
         await engine.launch(runtime)
         sweeper = Sweeper(runtime) if worker else None
-        sweep_task = asyncio.create_task(sweeper.run_forever()) if sweeper else None
+        # The sweeper beats for a worker; an API-only process beats on its own.
+        background = asyncio.create_task(
+            sweeper.run_forever() if sweeper else workers.beat_forever(runtime)
+        )
         app.state.sweeper = sweeper
         if settle_heap:
             freeze_startup_objects()
         try:
             yield
         finally:
-            if sweep_task is not None:
-                sweep_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweep_task
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
             if sweeper is not None:
                 await sweeper.aclose()
             await app.state.callback_checks.aclose()
+            # The built-in emulator stopped serving with the server: workflows waiting on it
+            # cannot finish here, so they are handed over at once.
+            grace = 0.0 if emulator_app is not None else settings.shutdown_grace_s
+            await drain.stop_engine(runtime, grace if worker else 0.0)
             if emulator_app is not None:
                 await emulator_app.state.emulator.aclose()
             await runtime.aclose()
-            await engine.shutdown()
             runtime.db.dispose()
 
     app = FastAPI(

@@ -207,6 +207,12 @@ class Settings(BaseSettings):
         20, description="Unfinished jobs a user may have at once (429 beyond)"
     )
     catalog_file: Path | None = Field(None, description="JSON overrides of the model catalog")
+    shutdown_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM: time for open requests, then again for running workflows, "
+        "before the rest is handed over to other workers",
+    )
 
     kie: KieSettings = Field(default_factory=KieSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
-from typing import Annotated
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 
 from image2ad import logs
 from image2ad.auth import service as auth
 from image2ad.cli.generate import generate
+from image2ad.cli.jobs import jobs_app
 from image2ad.config import Settings
 from image2ad.credits import service as credits
 from image2ad.db import Database
@@ -32,6 +35,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(workers_app, name="workers")
+app.add_typer(jobs_app, name="jobs")
 app.command("generate")(generate)
 
 
@@ -56,7 +60,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     worker: Annotated[bool, typer.Option(help="Also run the job worker")] = True,
 ) -> None:
-    """Serve the web app and API (and, by default, the job worker)."""
+    """Serve the web app and API (and, by default, the job worker).
+
+    SIGTERM drains: no new connections, open requests get IMAGE2AD_SHUTDOWN_GRACE_S, running
+    workflows as long again, the rest is handed over; then the process exits 0.
+    """
     import uvicorn
 
     from image2ad.app import create_app
@@ -66,20 +74,29 @@ def serve(
     logs.configure(settings.log_level)
     application = create_app(settings, worker=worker, settle_heap=True)
     log.info("image2ad serving on http://%s:%s", settings.host, settings.port)
+    # uvicorn re-raises the signal it stopped for once it is done; a handler of ours absorbs it,
+    # so a drained stop ends with exit status 0 instead of death by SIGTERM.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         application,
         host=settings.host,
         port=settings.port,
         log_config=logs.log_config(settings.log_level),
         proxy_headers=True,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) or None,
     )
+    _exit_drained()
 
 
 @app.command("worker")
 def worker_command() -> None:
-    """Run a job worker: durable workflows, polls, deadlines (no HTTP)."""
+    """Run a job worker: durable workflows, polls, deadlines (no HTTP).
+
+    SIGTERM drains: the sweeper and the queues stop, running workflows get
+    IMAGE2AD_SHUTDOWN_GRACE_S to finish, the rest is handed over; then the process exits 0.
+    """
     from image2ad.heap import freeze_startup_objects
-    from image2ad.jobs import engine
+    from image2ad.jobs import drain, engine
     from image2ad.jobs.checker import Sweeper
     from image2ad.runtime import Runtime, install
 
@@ -100,14 +117,30 @@ def worker_command() -> None:
         freeze_startup_objects()
         log.info("image2ad worker %s running", runtime.executor_id())
         await stop.wait()
+        log.info(
+            "worker %s stopping: taking no new work, %gs for running workflows",
+            runtime.executor_id(),
+            settings.shutdown_grace_s,
+        )
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await sweeper.aclose()
+        await drain.stop_engine(runtime, settings.shutdown_grace_s)
         await runtime.aclose()
-        await engine.shutdown()
+        runtime.db.dispose()
 
     asyncio.run(run())
+    _exit_drained()
+
+
+def _exit_drained() -> NoReturn:
+    """Exit 0 now: engine threads still inside a handed-over step must not hold the exit."""
+    log.info("stopped")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @db_app.command("upgrade")
@@ -178,19 +211,22 @@ def credits_grant(email: str, amount: int) -> None:
 
 @workers_app.command("list")
 def workers_list() -> None:
-    """Show the processes that recorded a heartbeat, and when they were last seen."""
+    """Every process that beats (API processes and workers): alive, dead or handed over."""
     from image2ad.jobs import workers
     from image2ad.runtime import Runtime
 
     runtime = Runtime.build(_settings(), role="admin")
     try:
-        for row in workers.list_workers(runtime):
-            typer.echo(
-                f"{row.executor_id}\t{row.role}\t{row.host}:{row.pid}\t"
-                f"last seen {row.last_seen_at:%Y-%m-%d %H:%M:%S}Z"
-            )
+        rows = workers.list_workers(runtime)
     finally:
         runtime.db.dispose()
+    typer.echo("EXECUTOR\tROLE\tHOST:PID\tSTARTED\tLAST SEEN\tSTATE")
+    for row in rows:
+        seen = "-" if row.state == "handed-over" else f"{row.last_seen_at:%Y-%m-%d %H:%M:%S}Z"
+        typer.echo(
+            f"{row.executor_id}\t{row.role}\t{row.host}:{row.pid}\t"
+            f"{row.started_at:%Y-%m-%d %H:%M:%S}Z\t{seen}\t{row.state}"
+        )
 
 
 @workers_app.command("recover")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from dbos import DBOS
 
+from image2ad.db import Database
 from image2ad.dbutil import insert_ignore_conflict
 from image2ad.models import WorkerHeartbeat
 from image2ad.models.base import utcnow
@@ -101,6 +102,14 @@ def list_workers(rt: Runtime, dead_after: timedelta | None = None) -> list[Worke
             )
             for row in rows
         ]
+
+
+def executor_states(db: Database, dead_after: timedelta) -> dict[str, str]:
+    """Each beating executor's state (alive, dead, handed-over), without a runtime."""
+    cutoff = utcnow() - dead_after
+    with db.session(read_only=True) as session:
+        rows = session.execute(sa.select(WorkerHeartbeat.executor_id, WorkerHeartbeat.last_seen_at))
+        return {executor_id: _state(seen, cutoff) for executor_id, seen in rows}
 
 
 def _state(seen: datetime, cutoff: datetime) -> str:
