@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +15,12 @@ from image2ad.providers.emulator.byteranges import file_response
 from image2ad.providers.emulator.catalog import MODELS, InputError, is_http_url
 from image2ad.providers.emulator.media import media_type, result_file
 from image2ad.providers.emulator.state import EmulatorState, OutOfCredits
+
+
+async def _released(held: Callable[[], bool]) -> None:
+    # Tests flip the hold knobs from their own thread, so there is no loop-bound event to await.
+    while held():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 class KieApi:
@@ -44,6 +52,7 @@ class KieApi:
     async def create_task(self, request: Request, account: str) -> Response:
         settings = self.state.settings
         if not self.state.create_limiter.try_acquire(account):
+            self.state.refusals["createTask"] += 1
             return kie_error(
                 429,
                 f"Rate limit exceeded: at most {settings.create_limit} new tasks "
@@ -81,8 +90,11 @@ class KieApi:
 
     async def record_info(self, request: Request, account: str) -> Response:
         if not self.state.query_limiter.try_acquire(account):
+            self.state.refusals["recordInfo"] += 1
             return kie_error(429, "Rate limit exceeded", http_status=429)
         task_id = request.query_params.get("taskId", "").strip()
+        self.state.queries[task_id] += 1
+        await _released(lambda: self.state.hold_queries)
         if not task_id:
             return kie_error(400, "taskId parameter is required")
         record = self.state.record(task_id)
@@ -103,9 +115,13 @@ class KieApi:
         return kie_ok(url)
 
     async def result_file(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        data = await result_file(self.state, request.path_params["task_id"], name)
+        name, task_id = request.path_params["name"], request.path_params["task_id"]
+        data = await result_file(self.state, task_id, name)
         if data is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
+        if self.state.hold_results:
+            self.state.held_results.append(task_id)
+            await _released(lambda: self.state.hold_results)
+        self.state.served_results.append(task_id)
         etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
         return file_response(request, data, media_type(name), etag)

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from image2ad.providers.base import TaskState
@@ -26,6 +26,18 @@ class OutOfCredits(Exception):
     """The account cannot pay for the task (createTask body code 402)."""
 
 
+@dataclass(frozen=True)
+class Knobs:
+    settings: EmulatorSettings
+    out_of_credits: bool
+    drop_callbacks: bool
+    duplicate_callbacks: int
+    hold_results: bool
+    hold_queries: bool
+    create_limiter: SlidingWindowLimiter
+    query_limiter: SlidingWindowLimiter
+
+
 @dataclass
 class EmulatorState:
     """Everything the app knows; tests read and steer it through these plain methods."""
@@ -38,9 +50,21 @@ class EmulatorState:
     """When set, tasks reach their terminal state but no callback (nor progress) is sent."""
     duplicate_callbacks: int = 0
     """Extra copies of every callback, to exercise idempotent receivers."""
+    hold_results: bool = False
+    """While set, result file downloads wait (after joining held_results) until it is cleared."""
+    hold_queries: bool = False
+    """While set, recordInfo requests wait (counted, before reading the task) until cleared."""
     tasks: dict[str, Task] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     """Requests per endpoint name: createTask, recordInfo, credit, downloadUrl, upload…"""
+    queries: Counter[str] = field(default_factory=Counter)
+    """recordInfo requests per task id."""
+    refusals: Counter[str] = field(default_factory=Counter)
+    """HTTP 429 answers per endpoint name."""
+    held_results: list[str] = field(default_factory=list)
+    """Task ids of result downloads that waited on hold_results, in arrival order."""
+    served_results: list[str] = field(default_factory=list)
+    """Task ids of result files served, in order."""
     callback_attempts: list[DeliveryAttempt] = field(default_factory=list)
     dropped_callbacks: list[str] = field(default_factory=list)
     uploads: UploadStore = field(default_factory=UploadStore)
@@ -70,6 +94,33 @@ class EmulatorState:
     async def aclose(self) -> None:
         """Stop the callback scheduler and in-flight deliveries; call on the server's loop."""
         await self.dispatcher.aclose()
+
+    # --- knobs -----------------------------------------------------------------------------
+
+    def knobs(self) -> Knobs:
+        """A copy of every test knob, for `restore_knobs`."""
+        return Knobs(
+            replace(self.settings),
+            self.out_of_credits,
+            self.drop_callbacks,
+            self.duplicate_callbacks,
+            self.hold_results,
+            self.hold_queries,
+            self.create_limiter,
+            self.query_limiter,
+        )
+
+    def restore_knobs(self, knobs: Knobs) -> None:
+        # In place: the callback dispatcher holds this settings object.
+        for f in fields(knobs.settings):
+            setattr(self.settings, f.name, getattr(knobs.settings, f.name))
+        self.out_of_credits = knobs.out_of_credits
+        self.drop_callbacks = knobs.drop_callbacks
+        self.duplicate_callbacks = knobs.duplicate_callbacks
+        self.hold_results = knobs.hold_results
+        self.hold_queries = knobs.hold_queries
+        self.create_limiter = knobs.create_limiter
+        self.query_limiter = knobs.query_limiter
 
     # --- tasks -----------------------------------------------------------------------------
 
