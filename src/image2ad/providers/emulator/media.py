@@ -57,7 +57,7 @@ async def _render(state: EmulatorState, task: Task) -> bytes:
     inp = task.input
     prompt = str(inp.get("prompt", ""))
     if not task.spec.is_video:
-        return await asyncio.to_thread(
+        image = await asyncio.to_thread(
             render_image,
             prompt,
             image_aspect_ratio(inp),
@@ -65,6 +65,7 @@ async def _render(state: EmulatorState, task: Task) -> bytes:
             seed=task.task_id,
             caption=task.spec.name,
         )
+        return image + bytes(state.settings.result_padding_bytes)
     reference: bytes | None = None
     note = ""
     urls = inp.get("image_urls")

@@ -41,3 +41,6 @@ class EmulatorSettings:
     """createTask for these models is rejected with body code 505."""
     seed: int | None = None
     """Seeds failure injection so tests are deterministic."""
+    result_padding_bytes: int = 0
+    """Zero bytes appended to every image result (image readers ignore them): results big
+    enough for a multipart upload."""
