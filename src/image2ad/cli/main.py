@@ -15,6 +15,7 @@ import typer
 
 from image2ad import logs
 from image2ad.auth import service as auth
+from image2ad.cli.backup import backup_command, restore_command
 from image2ad.cli.generate import generate
 from image2ad.cli.jobs import jobs_app
 from image2ad.config import Settings
@@ -37,6 +38,8 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(workers_app, name="workers")
 app.add_typer(jobs_app, name="jobs")
 app.command("generate")(generate)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def _settings() -> Settings:
