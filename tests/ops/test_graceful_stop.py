@@ -120,6 +120,12 @@ def test_sigterm_lets_the_running_step_finish_then_exits_0(deployment: Deploymen
     assert len(d.emulator.state.tasks) == 1
     assert_ledger_invariants(d.db, d.user.id)
 
+    assert "api-1" in d.heartbeats()  # API processes beat too
+    assert d.api.proc is not None
+    d.api.proc.send_signal(signal.SIGTERM)
+    assert d.api.wait_exit(60) == 0, d.api.log.read_text()
+    assert "api-1" not in d.heartbeats()
+
 
 def test_sigterm_hands_an_unfinished_step_over_after_the_grace(deployment: Deployment) -> None:
     d = deployment
