@@ -26,8 +26,11 @@ run: install ## Migrate the database and serve on http://127.0.0.1:$(PORT)
 	$(BIN)/image2ad db upgrade
 	PORT=$(PORT) $(BIN)/image2ad serve
 
-test: install ## Run the whole test suite (SQLite and PostgreSQL)
-	$(BIN)/pytest
+test: install ## Run the whole test suite (SQLite and PostgreSQL); PYTEST_ARGS adds options
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+reliability-report: install ## Render docs/reliability.md from the reports/ of the last .ci/run
+	$(BIN)/python -m bench.reliability_report reports
 
 lint: install ## ruff + mypy
 	$(BIN)/ruff check src tests
@@ -44,4 +47,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml
 clean: ## Remove the virtualenv and caches (keeps your data dir)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run test lint format lock clean
+.PHONY: help install run test reliability-report lint format lock clean

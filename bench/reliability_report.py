@@ -1,10 +1,11 @@
-"""Run the reliability suite and write docs/reliability.md from what it measured.
+"""docs/reliability.md, rendered from the artifacts of one CI run; never edited by hand.
 
-    .venv/bin/python -m bench.reliability_report
-    .venv/bin/python -m bench.reliability_report --from junit.xml chaos.jsonl EXIT_CODE
+    .ci/run                                     # writes reports/: run.json, junit.xml, chaos.jsonl
+    make reliability-report                     # = python -m bench.reliability_report reports
+    .venv/bin/python -m bench.reliability_report record reports   # run.json (called by .ci/run)
 
-Runs the chaos, fault, security, idempotency and fuzzing tests on SQLite and PostgreSQL (about
-15 minutes on 2 cores), then renders the promises, the tests behind them and the figures.
+The header states the commit, date and machine of the run the figures come from. The bench
+chaos run (bench/results/chaos.json, `python -m bench.chaos`) is rendered too when present.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "reliability.md"
+BENCH_CHAOS = ROOT / "bench" / "results" / "chaos.json"
 
 # promise -> (what it means, the test files that back it)
 PROMISES = {
@@ -30,7 +32,10 @@ PROMISES = {
         "across kill -9, restarts, lost callbacks and provider outages.",
         [
             "tests/chaos/test_crash_points.py",
+            "tests/test_faults.py",
+            "tests/storage/test_partial_files.py",
             "tests/chaos/test_dead_worker.py",
+            "tests/chaos/test_outages.py",
             "tests/chaos/test_create_timeouts.py",
             "tests/jobs/test_pipeline.py",
             "tests/jobs/test_orphans.py",
@@ -69,22 +74,6 @@ PROMISES = {
 }
 
 
-def run_suite(chaos_report: Path, junit: Path) -> int:
-    files = sorted({f for _, tests in PROMISES.values() for f in tests})
-    env = {**os.environ, "CI": "true", "IMAGE2AD_CHAOS_REPORT": str(chaos_report)}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={junit}",
-        *files,
-    ]
-    return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
-
-
 def outcomes(junit: Path) -> dict[str, Counter[str]]:
     """Per test file: passed / failed / skipped counts."""
     per_file: dict[str, Counter[str]] = {}
@@ -109,50 +98,164 @@ def machine() -> str:
     )
 
 
-def render(chaos: list[dict[str, object]], per_file: dict[str, Counter[str]], code: int) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+POINTS = {
+    "P1": "job and charge committed, submit workflow not started",
+    "P2": "createTask answered, task id not checkpointed",
+    "P3": "task id saved, waiting for the provider",
+    "P4": "provider done, download not started",
+    "D1": "download midway: some bytes stored, object not whole",
+    "S3": "between the parts of an S3 multipart upload",
+    "V1": "video poster written, describe step not checkpointed",
+    "P5": "file stored, job not completed",
+    "P6": "job completed, step not checkpointed",
+    "F": "failure and refund committed, step not checkpointed",
+    "U1": "reference image uploaded to Kie, step not checkpointed",
+}
+INVARIANTS = {
+    "not_terminal": "jobs not terminal after recovery",
+    "charges_not_one": "jobs without exactly one charge",
+    "refund_mismatch": "jobs with a refund but not failed/canceled, or failed/canceled without one",
+    "ledger_mismatch": "balance != sum of the ledger, or negative",
+    "completed_file_missing": "completed jobs whose stored file is missing",
+    "completed_file_wrong_size": "completed jobs whose stored file differs from result_size",
+    "poster_missing": "completed videos without their poster",
+    "files_without_job": "stored results no job refers to",
+    "partial_files_left": "`.part` files (local) or open multipart uploads (S3) left",
+    "unexplained_orphan_tasks": "provider tasks for our jobs that are not the job's task, "
+    "beyond the one legitimate case (sent by a process killed before it saved the id)",
+    "usage_events_not_one": "terminal jobs without exactly one usage event",
+    "failed_not_by_provider": "jobs failed for a reason other than the provider's",
+    "unexplained_exits": "processes that died other than by a scheduled kill",
+}
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def record(reports: Path) -> None:
+    """What the report must state about the run: commit, start time, machine."""
+    reports.mkdir(parents=True, exist_ok=True)
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    info = {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_changes": dirty,
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+    }
+    (reports / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def chaos_section(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| Backend | Storage | Shape | Seed | Kills | Process starts | Jobs | Completed | Failed "
+        "| Orphan tasks (all explained) | Workflows recovered | Seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        c = run["config"]
+        lines.append(
+            f"| {c['backend']} | {c['storage']} | {c['shape']} | `{c['seed']}` | {run['kills']} "
+            f"| {run['starts']} | {run['jobs']} | {run['completed']} | {run['failed']} "
+            f"| {run['orphan_tasks']} | {run['workflows_recovered']} | {run['seconds']} |"
+        )
+    names = [
+        f"{r['config']['backend']}/{r['config']['storage']}/{r['config']['shape']}" for r in runs
+    ]
+    lines += [
+        "",
+        "Per crash point, each cell is *kills · jobs in flight at those kills · workflows "
+        "recovered after them*:",
+        "",
+        "| Point | Durable at the kill | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(runs),
+    ]
+    for point, meaning in POINTS.items():
+        cells = []
+        for run in runs:
+            stats = run["points"].get(point)
+            cells.append(
+                "—"
+                if stats is None
+                else " · ".join(
+                    str(stats[k]) for k in ("kills", "jobs_in_flight", "workflows_recovered")
+                )
+            )
+        lines.append(f"| {point} | {meaning} | " + " | ".join(cells) + " |")
+    totals = [
+        str(sum(r["kills"] for r in runs if r["config"]["backend"] == b))
+        for b in ("sqlite", "postgres")
+    ]
+    lines += [
+        "",
+        f"Kills: {totals[0]} on SQLite, {totals[1]} on PostgreSQL, "
+        f"{sum(r['kills'] for r in runs)} in all.",
+        "",
+        "| Invariant (asserted after every run) | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for key, meaning in INVARIANTS.items():
+        cells = [
+            str(
+                len(run["unexplained_exits"])
+                if key == "unexplained_exits"
+                else run["violations"].get(key, "—")
+            )
+            for run in runs
+        ]
+        lines.append(f"| {meaning} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(reports: Path) -> str:
+    run = json.loads((reports / "run.json").read_text())
+    code = int((reports / "exit-code").read_text().strip())
+    per_file = outcomes(reports / "junit.xml")
+    chaos = load_chaos(reports / "chaos.jsonl")
     total = Counter[str]()
     for counts in per_file.values():
         total.update(counts)
+    changes = " plus uncommitted changes" if run["uncommitted_changes"] else ""
     lines = [
         "# Reliability: the promises, the tests behind them, the figures",
         "",
-        f"Last run: {now} on {machine()}; `python -m bench.reliability_report` "
-        f"(pytest exit code {code}: {total['passed']} passed, {total['failed']} failed, "
-        f"{total['skipped']} skipped). Every test ends by checking the invariants in the "
-        "database (balance == sum of ledger >= 0, one charge per job, a refund iff the job "
-        "failed or was canceled, every accepted job terminal), not by reading logs.",
+        f"Rendered by `make reliability-report` from the artifacts of one `.ci/run` (the whole "
+        f"suite, `make test`): commit `{run['commit']}`{changes}, started {run['started']}, on "
+        f"{run['machine']}. pytest exit code {code}: {total['passed']} passed, "
+        f"{total['failed']} failed, {total['skipped']} skipped. Every test ends by checking the "
+        "invariants in the database, not by reading logs.",
         "",
-        "## Crash safety: kill -9 at every crash point (R1)",
+        "## Crash safety: kill -9 on a random schedule (R1)",
         "",
-        "A real `image2ad serve` process is killed with SIGKILL at the Nth time it reaches the "
-        "point (`IMAGE2AD_FAULT`), restarted, and the 50 jobs of the run are followed to the "
-        "end. The emulator fails about 20 % of tasks so refunds happen too.",
+        "`tests/chaos/test_crash_points.py` runs real `image2ad serve` processes (and, in the "
+        "scale-out shape, `serve --no-worker` plus two `worker`s) against a real database, "
+        "the Kie emulator over HTTP and local storage or S3 (moto). Each process start gets "
+        "`IMAGE2AD_FAULT=random:SEED:P:POINTS`: at every hit of a crash point it dies by "
+        "SIGKILL with probability P, and logs the point and hit first so the kill replays "
+        "(`IMAGE2AD_FAULT=POINT:HIT`). It is restarted at once; jobs (text-to-image, "
+        "image-to-image, text-to-video, image-to-video; the emulator fails about 15 %) are kept "
+        "in flight throughout. A job the server accepted is never re-sent by the client. After "
+        "the last kill every job must end, and every invariant below is asserted.",
         "",
-        "| Backend | Point | Jobs | Completed | Failed (provider) | Lost | Double charges | "
-        "Double refunds | Orphan provider tasks | Files without a job | Seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in chaos:
-        lines.append(
-            f"| {run['backend']} | {run['point']} | {run['jobs']} | {run['completed']} | "
-            f"{run['failed']} | {run['lost']} | {run['double_charged']} | "
-            f"{run['double_refunded']} | {run['orphan_provider_tasks']} | "
-            f"{run['results_without_job']} | {run['seconds']} |"
-        )
-    keys = ("lost", "double_charged", "double_refunded", "orphan_provider_tasks")
-    sums = {key: sum(int(str(run[key])) for run in chaos) for key in keys}
+    lines += chaos_section(chaos) if chaos else ["No chaos report in this run's artifacts."]
+    if BENCH_CHAOS.exists():
+        bench = json.loads(BENCH_CHAOS.read_text())
+        m = bench["machine"]
+        lines += [
+            "",
+            "## The long chaos run (bench)",
+            "",
+            f"`{bench['command']}` at commit `{bench['commit']}`, {m['date']}, on "
+            f"{m['cores']} cores, {m['ram_gib']} GiB, Python {m['python']}, "
+            f"PostgreSQL {m.get('postgresql')}; {bench.get('seconds')} s. "
+            "Rendered from bench/results/chaos.json.",
+            "",
+            *chaos_section(bench["runs"]),
+        ]
     lines += [
-        "",
-        f"Totals over {sum(int(str(r['jobs'])) for r in chaos)} jobs: lost {sums['lost']}, "
-        f"double-charged {sums['double_charged']}, double-refunded {sums['double_refunded']}, "
-        f"orphan provider tasks {sums['orphan_provider_tasks']}.",
-        "",
-        "Points: P1 job and charge committed, workflow not started; P2 createTask answered, "
-        "task id not checkpointed (the re-run's per-attempt claim refuses to send again; the "
-        "orphan is adopted through its callback); P3 waiting; P4 provider done, download not "
-        "done; P5 file stored, job not completed; P6 completed, checkpoint not written; F "
-        "failure recorded, refund not committed.",
         "",
         "## Promises and their tests",
         "",
@@ -169,9 +272,7 @@ def render(chaos: list[dict[str, object]], per_file: dict[str, Counter[str]], co
             )
     lines += [
         "",
-        "## Figures from the security and fault tests",
-        "",
-        "Each of these is an assertion in the tests above, so a run that passes means:",
+        "## What a passing run asserts in the security and fault tests",
         "",
         "- **canary hits = 0**: every hostile result URL (loopback, private, link-local, "
         "169.254.169.254, CGNAT, IPv6-mapped, odd IPv4 encodings, http://, userinfo and suffix "
@@ -183,38 +284,28 @@ def render(chaos: list[dict[str, object]], per_file: dict[str, Counter[str]], co
         "- **5xx = 0**: schemathesis sends generated valid and invalid requests to every "
         "operation of `/openapi.json` on both databases; responses match the schema "
         "(`tests/api/test_fuzz.py`).",
-        "- **duplicate effects = 0**: duplicate and concurrent callbacks, a callback racing the "
-        "poller, and a cancel racing a provider success leave one usage event and a consistent "
-        "ledger (`tests/jobs/test_provider_faults.py`, `test_pipeline.py`).",
-        "- **secrets in debug logs = 0**: API keys, callback secrets and the signing key never "
-        "reach a log line (`tests/security/test_log_secrets.py`).",
-        "- **double submissions = 0**: the same Idempotency-Key sent 10 times in parallel makes "
-        "one job; a user with 3 credits firing 12 parallel jobs gets exactly 3 "
+        "- **secrets in debug logs = 0** (`tests/security/test_log_secrets.py`).",
+        "- **double submissions = 0**: the same Idempotency-Key sent in parallel makes one job "
         "(`tests/jobs/test_api.py`).",
         "",
-        "The 30-minute soak (L2) runs by hand: see [soak.md](soak.md).",
+        "The soak (L2) runs by hand: see [soak.md](soak.md).",
     ]
     return "\n".join(lines) + "\n"
 
 
-def load_chaos(path: Path) -> list[dict[str, object]]:
+def load_chaos(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> None:
-    """Run the suite, or (`--from JUNIT CHAOS_JSONL EXIT_CODE`) render an earlier run of it."""
-    if sys.argv[1:2] == ["--from"]:
-        junit, chaos_report, code = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-        OUT.write_text(render(load_chaos(chaos_report), outcomes(junit), code))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            chaos_report, junit = Path(tmp) / "chaos.jsonl", Path(tmp) / "junit.xml"
-            code = run_suite(chaos_report, junit)
-            OUT.write_text(render(load_chaos(chaos_report), outcomes(junit), code))
-    print(f"wrote {OUT} (pytest exit code {code})")
-    sys.exit(code)
+    if sys.argv[1:2] == ["record"]:
+        record(Path(sys.argv[2]))
+        return
+    reports = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports")
+    OUT.write_text(render(reports))
+    print(f"wrote {OUT} from {reports}")
 
 
 if __name__ == "__main__":

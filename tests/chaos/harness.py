@@ -65,9 +65,9 @@ class ChaosConfig:
     shape: str = "embedded"
     kills: int = 100
     seed: str = "1"
-    in_flight: int = 8
-    probability: float = 0.08
-    time_limit_s: float = 300.0
+    in_flight: int = 12
+    probability: float = 0.25
+    time_limit_s: float = 420.0
     settle_s: float = 120.0
     workers: int = 2
 
@@ -320,7 +320,8 @@ class Harness:
         body: dict[str, Any] = {"type": kind, "prompt": prompt}
         if kind.startswith("image-to-"):
             body["source_upload_id"] = self.upload_id
-        for _ in range(50):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             try:
                 response = client.post(
                     "/api/v1/jobs", json=body, headers={"Idempotency-Key": prompt}
@@ -328,8 +329,7 @@ class Harness:
             except httpx.TransportError:
                 if self._job_exists(prompt):
                     return True
-                if not self.api.alive():
-                    self.api.wait_exit(None)
+                if self.api.wait_exit(0.5) is not None:
                     self._on_exit(self.api)
                     self._restart(self.api)
                 continue

@@ -27,12 +27,12 @@ RUNS = [
         marks=pytest.mark.postgres,
     ),
     pytest.param(
-        ChaosConfig("postgres", storage="s3", kills=30, seed=SEED),
+        ChaosConfig("postgres", storage="s3", kills=20, seed=SEED),
         id="postgres-s3",
         marks=pytest.mark.postgres,
     ),
     pytest.param(
-        ChaosConfig("postgres", shape="scale-out", kills=30, seed=SEED),
+        ChaosConfig("postgres", shape="scale-out", kills=20, seed=SEED),
         id="postgres-scale-out",
         marks=pytest.mark.postgres,
     ),
