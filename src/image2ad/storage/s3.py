@@ -7,15 +7,17 @@ Small objects go up in one PUT; larger ones stream as a multipart upload holding
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+import httpx
 import obstore
 from obstore.exceptions import BaseError
 from obstore.store import S3Store
@@ -23,12 +25,17 @@ from obstore.store import S3Store
 from image2ad.config import StorageSettings
 from image2ad.faults import crash_point
 from image2ad.storage.base import ObjectNotFound, StorageError, StoredObject
+from image2ad.storage.s3_uploads import BucketUploads
 
 if TYPE_CHECKING:
     from obstore import Attributes, GetOptions
     from obstore.store import ClientConfig, S3Config
 
+log = logging.getLogger(__name__)
+
 READ_CHUNK = 256 * 1024
+# No write takes this long (downloads time out after minutes): an upload this old is abandoned.
+ABANDONED_AFTER = timedelta(hours=1)
 CHECK_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
 _SAFE_FILENAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -37,12 +44,22 @@ _ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
 
 class S3Storage:
     def __init__(
-        self, store: S3Store, *, part_size: int, concurrency: int, presign_ttl_s: int
+        self,
+        store: S3Store,
+        *,
+        part_size: int,
+        concurrency: int,
+        presign_ttl_s: int,
+        uploads: BucketUploads | None = None,
+        prefix: str = "",
     ) -> None:
         self.store = store
         self._part_size = part_size
         self._concurrency = concurrency
         self._presign_ttl_s = presign_ttl_s
+        self._uploads = uploads
+        self._prefix = prefix
+        self._sweep: asyncio.Task[int] | None = None
 
     @classmethod
     def from_url(cls, url: str, settings: StorageSettings) -> S3Storage:
@@ -67,6 +84,8 @@ class S3Storage:
             part_size=settings.part_size_mb * 1024 * 1024,
             concurrency=settings.upload_concurrency,
             presign_ttl_s=settings.presign_ttl_s,
+            uploads=_bucket_uploads(parsed.netloc, settings),
+            prefix=prefix,
         )
 
     async def write(self, key: str, chunks: AsyncIterator[bytes]) -> StoredObject:
@@ -89,11 +108,45 @@ class S3Storage:
                     chunk_size=self._part_size,
                     max_concurrency=self._concurrency,
                 )
+                await self._abort_open_uploads(path)
         except (BaseError, OSError) as exc:
             if source.failed:
                 raise
             raise _translate(exc, key) from exc
         return StoredObject(key=key, size=source.size)
+
+    async def _abort_open_uploads(self, path: str) -> None:
+        """Our upload of `path` is complete, so an open one for it is a killed writer's."""
+        if self._uploads is None:
+            return
+        if self._sweep is None:
+            self._sweep = asyncio.create_task(self.abort_abandoned_uploads())
+        full = f"{self._prefix}/{path}" if self._prefix else path
+        try:
+            for upload in await self._uploads.list_open(full):
+                if upload.key == full:
+                    await self._uploads.abort(upload)
+                    log.info("aborted an abandoned multipart upload of %s", path)
+        except (httpx.HTTPError, ValueError) as exc:
+            # The object is stored; the startup sweep or the bucket's lifecycle rule retries.
+            log.warning("could not abort abandoned uploads of %s: %s", path, exc)
+
+    async def abort_abandoned_uploads(self, older_than: timedelta = ABANDONED_AFTER) -> int:
+        """Abort every open multipart upload under our prefix started before `older_than`."""
+        if self._uploads is None:
+            return 0
+        cutoff = datetime.now(UTC) - older_than
+        aborted = 0
+        try:
+            for upload in await self._uploads.list_open(f"{self._prefix}/" if self._prefix else ""):
+                if upload.initiated < cutoff:
+                    await self._uploads.abort(upload)
+                    aborted += 1
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("could not sweep abandoned multipart uploads: %s", exc)
+        if aborted:
+            log.info("aborted %d abandoned multipart uploads", aborted)
+        return aborted
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = _path(key)
@@ -223,6 +276,32 @@ def _config(settings: StorageSettings) -> S3Config:
     if settings.virtual_hosted_style is not None:
         config["virtual_hosted_style_request"] = settings.virtual_hosted_style
     return config
+
+
+def _bucket_uploads(bucket: str, settings: StorageSettings) -> BucketUploads | None:
+    """The multipart-upload janitor's view of the bucket; None without static keys."""
+    env = os.environ.get
+    key_id = settings.access_key_id or env("AWS_ACCESS_KEY_ID")
+    secret = settings.secret_access_key
+    secret_value = secret.get_secret_value() if secret else env("AWS_SECRET_ACCESS_KEY")
+    if not key_id or not secret_value:
+        return None
+    region = settings.region or env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1"
+    endpoint = (
+        settings.endpoint
+        or next(filter(None, map(env, _ENDPOINT_ENV)), None)
+        or f"https://s3.{region}.amazonaws.com"
+    )
+    return BucketUploads(
+        endpoint=endpoint,
+        bucket=bucket,
+        region=region,
+        access_key_id=key_id,
+        secret_access_key=secret_value,
+        session_token=env("AWS_SESSION_TOKEN"),
+        virtual_hosted=bool(settings.virtual_hosted_style),
+        timeout_s=min(settings.timeout_s, 30.0),
+    )
 
 
 def _client_options(settings: StorageSettings) -> ClientConfig:
