@@ -1,7 +1,10 @@
 # image2ad — run `make help` for the list of targets.
 SHELL := /bin/bash
-PYTHON ?= python3
-VENV := .venv
+# The first supported interpreter on PATH (3.11–3.13), unless PYTHON=… names one.
+SUPPORTED_PYTHON := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c '$(SUPPORTED_PYTHON)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
@@ -12,6 +15,9 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(BIN)/python:
+	@if [ -z "$(PYTHON)" ] || ! $(PYTHON) -c '$(SUPPORTED_PYTHON)' 2>/dev/null; then \
+	  echo "image2ad needs Python 3.11, 3.12 or 3.13: install one, or run make PYTHON=/path/to/python3.x"; \
+	  exit 1; fi
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python requirements.lock pyproject.toml
@@ -24,6 +30,7 @@ install: $(STAMP) ## Create .venv and install the locked dependencies
 
 run: install ## Migrate the database and serve on http://127.0.0.1:$(PORT)
 	$(BIN)/image2ad db upgrade
+	@$(BIN)/image2ad doctor --quiet --before-serve
 	PORT=$(PORT) $(BIN)/image2ad serve
 
 test: install ## Run the whole test suite (SQLite and PostgreSQL); PYTEST_ARGS adds options
@@ -31,6 +38,9 @@ test: install ## Run the whole test suite (SQLite and PostgreSQL); PYTEST_ARGS a
 
 reliability-report: install ## Render docs/reliability.md from the reports/ of the last .ci/run
 	$(BIN)/python -m bench.reliability_report reports
+
+test-embedded: install ## The embedded-shape end-to-end tests only (CI runs them on 3.12 and 3.13)
+	$(BIN)/pytest -p no:cacheprovider tests/e2e tests/test_sqlite_library.py
 
 lint: install ## ruff + mypy
 	$(BIN)/ruff check src tests
@@ -41,10 +51,10 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-lock: ## Re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+lock: ## Re-resolve requirements.lock from pyproject.toml (one lock for Python 3.11–3.13)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements.lock
 
 clean: ## Remove the virtualenv and caches (keeps your data dir)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run test reliability-report lint format lock clean
+.PHONY: help install run test test-embedded reliability-report lint format lock clean

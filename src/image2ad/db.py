@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from image2ad import sqlite
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY_OPTION = "image2ad_read_only"
 
@@ -57,6 +59,7 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
+            module=sqlite.driver(),
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=kwargs.pop("pool_size", 8),
             max_overflow=kwargs.pop("max_overflow", 8),

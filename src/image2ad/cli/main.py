@@ -16,12 +16,14 @@ import typer
 from image2ad import logs
 from image2ad.auth import service as auth
 from image2ad.cli.backup import backup_command, restore_command
+from image2ad.cli.doctor import doctor
 from image2ad.cli.generate import generate
 from image2ad.cli.jobs import jobs_app
 from image2ad.config import Settings
 from image2ad.credits import service as credits
 from image2ad.db import Database
 from image2ad.errors import DomainError
+from image2ad.sqlite import SQLiteTooOld
 
 log = logging.getLogger("image2ad.cli")
 
@@ -40,6 +42,7 @@ app.add_typer(jobs_app, name="jobs")
 app.command("generate")(generate)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+app.command("doctor")(doctor)
 
 
 def _settings() -> Settings:
@@ -281,7 +284,12 @@ def emulator(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SQLiteTooOld as exc:
+        # A setup problem with a known fix: one line, not a traceback.
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
