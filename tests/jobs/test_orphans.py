@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import httpx
@@ -12,6 +11,7 @@ from image2ad.jobs.schemas import JobCreate
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import User
 from image2ad.models.base import utcnow
+from tests.fixtures.emulator import wait_until
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
 
@@ -25,7 +25,7 @@ def uncertain_job(live_app: LiveApp, user_id: str, grace: timedelta) -> tuple[st
         job = service.create_job(
             session,
             session.get_one(User, user_id),
-            JobCreate(type="text-to-image", prompt=PROMPT),  # type: ignore[arg-type]
+            JobCreate(type="text-to-image", prompt=PROMPT),
             catalog=rt.catalog,
             deadline=timedelta(minutes=5),
         ).job
@@ -87,10 +87,13 @@ def test_a_callback_for_someone_elses_task_is_not_adopted(live_app: LiveApp) -> 
     user = live_app.user()
     job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(minutes=5))
     foreign_task = send_create_task(live_app, "https://elsewhere.example/cb")
+    checks = live_app.app.state.callback_checks
     with live_app.client() as client:
         response = client.post(callback_url, json={"code": 200, "data": {"taskId": foreign_task}})
         assert response.status_code == 200
-    time.sleep(1.0)  # the adoption check runs after the callback is answered
+    # The adoption check starts before the answer and runs after it: wait for its end.
+    wait_until(lambda: job_id not in checks, timeout=10)
+    assert live_app.emulator.queries[foreign_task] == 1, "the check asked Kie about the task"
     with live_app.client(user) as client:
         job = client.get(f"/api/v1/jobs/{job_id}").json()
     assert job["task_id"] is None and job["status"] == "processing"

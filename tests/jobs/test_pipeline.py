@@ -5,19 +5,22 @@ from __future__ import annotations
 import io
 import time
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from PIL import Image
 
 from image2ad.models import Job, UsageEvent
 from image2ad.models.base import utcnow
+from tests.fixtures.emulator import wait_until
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
 
 PROMPT = "A red sneaker on wet sand, bold SUMMER SALE headline"
 
 
-def create(client, **body):  # type: ignore[no-untyped-def]
+def create(client: httpx.Client, **body: Any) -> httpx.Response:
     payload = {"type": "text-to-image", "prompt": PROMPT, **body}
     return client.post("/api/v1/jobs", json=payload)
 
@@ -62,12 +65,9 @@ def test_job_completes_through_callback_and_result_is_a_png(live_app: LiveApp) -
 def test_job_completes_by_polling_when_callbacks_never_come(live_app: LiveApp) -> None:
     user = live_app.user()
     live_app.emulator.drop_callbacks = True
-    try:
-        with live_app.client(user) as client:
-            job = create(client, output_format="jpeg").json()
-            done = live_app.wait_job(client, job["id"])
-    finally:
-        live_app.emulator.drop_callbacks = False
+    with live_app.client(user) as client:
+        job = create(client, output_format="jpeg").json()
+        done = live_app.wait_job(client, job["id"])
     assert done["status"] == "completed"
     assert done["result_path"].endswith(".jpg") and done["result_content_type"] == "image/jpeg"
     assert live_app.emulator.dropped_callbacks
@@ -76,14 +76,18 @@ def test_job_completes_by_polling_when_callbacks_never_come(live_app: LiveApp) -
 
 def test_duplicate_callbacks_complete_the_job_once(live_app: LiveApp) -> None:
     user = live_app.user()
-    live_app.emulator.duplicate_callbacks = 4
-    try:
-        with live_app.client(user) as client:
-            job = create(client).json()
-            done = live_app.wait_job(client, job["id"])
-            time.sleep(0.5)  # let the duplicate deliveries land
-    finally:
-        live_app.emulator.duplicate_callbacks = 0
+    emulator = live_app.emulator
+    emulator.duplicate_callbacks = 4
+    with live_app.client(user) as client:
+        job = create(client).json()
+        done = live_app.wait_job(client, job["id"])
+
+    def delivered() -> int:
+        return sum(a.task_id == done["task_id"] and a.ok for a in emulator.callback_attempts)
+
+    # All five copies were answered, and any check they started has ended.
+    wait_until(lambda: delivered() == 5, timeout=10)
+    wait_until(lambda: job["id"] not in live_app.app.state.callback_checks, timeout=10)
     assert done["status"] == "completed"
     with live_app.db.session(read_only=True) as session:
         events = session.scalars(sa.select(UsageEvent).where(UsageEvent.job_id == job["id"])).all()
@@ -94,15 +98,12 @@ def test_duplicate_callbacks_complete_the_job_once(live_app: LiveApp) -> None:
 def test_provider_failure_fails_the_job_and_refunds_once(live_app: LiveApp) -> None:
     user = live_app.user(credits=2)
     live_app.emulator.settings.image_duration_s = 30
-    try:
-        with live_app.client(user) as client:
-            job = create(client).json()
-            task_id = _wait_task_id(live_app, client, job["id"])
-            live_app.emulator.force_fail(task_id, "400", "Prompt violates the content policy")
-            done = live_app.wait_job(client, job["id"])
-            assert client.get("/api/v1/me").json()["credits"] == 2
-    finally:
-        live_app.emulator.settings.image_duration_s = 0.6
+    with live_app.client(user) as client:
+        job = create(client).json()
+        task_id = _wait_task_id(live_app, client, job["id"])
+        live_app.emulator.force_fail(task_id, "400", "Prompt violates the content policy")
+        done = live_app.wait_job(client, job["id"])
+        assert client.get("/api/v1/me").json()["credits"] == 2
     assert done["status"] == "failed"
     assert done["error"] == {
         "code": "provider_failed_400",
@@ -115,13 +116,10 @@ def test_provider_failure_fails_the_job_and_refunds_once(live_app: LiveApp) -> N
 def test_withdrawn_model_fails_fast_with_a_refund(live_app: LiveApp) -> None:
     user = live_app.user(credits=1)
     live_app.emulator.settings.withdrawn_models = frozenset({"google/nano-banana"})
-    try:
-        with live_app.client(user) as client:
-            job = create(client).json()
-            done = live_app.wait_job(client, job["id"])
-            assert client.get("/api/v1/me").json()["credits"] == 1
-    finally:
-        live_app.emulator.settings.withdrawn_models = frozenset()
+    with live_app.client(user) as client:
+        job = create(client).json()
+        done = live_app.wait_job(client, job["id"])
+        assert client.get("/api/v1/me").json()["credits"] == 1
     assert done["status"] == "failed" and done["task_id"] is None
     assert done["error"]["code"] == "provider_feature_disabled"
     assert_ledger_invariants(live_app.db, user.id)
@@ -130,34 +128,39 @@ def test_withdrawn_model_fails_fast_with_a_refund(live_app: LiveApp) -> None:
 def test_provider_out_of_credits_fails_and_refunds(live_app: LiveApp) -> None:
     user = live_app.user(credits=1)
     live_app.emulator.out_of_credits = True
-    try:
-        with live_app.client(user) as client:
-            done = live_app.wait_job(client, create(client).json()["id"])
-    finally:
-        live_app.emulator.out_of_credits = False
+    with live_app.client(user) as client:
+        done = live_app.wait_job(client, create(client).json()["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "provider_out_of_credits"
     assert "credit was returned" in done["error"]["message"]
     assert_ledger_invariants(live_app.db, user.id)
 
 
-def test_deadline_fails_a_job_that_never_finishes(live_app: LiveApp) -> None:
-    user = live_app.user()
+def test_image_and_video_jobs_get_their_own_deadline(live_app: LiveApp) -> None:
+    """R17: each job gets its type's deadline from the settings; past it, failed and refunded."""
+    user = live_app.user(credits=20)
+    jobs = live_app.app.state.runtime.settings.jobs
+    saved = jobs.image_deadline_s, jobs.video_deadline_s
+    jobs.image_deadline_s, jobs.video_deadline_s = 2.0, 4.0
     live_app.emulator.settings.image_duration_s = 600
+    live_app.emulator.settings.video_duration_s = 600
     try:
         with live_app.client(user) as client:
-            job = create(client).json()
-            _wait_task_id(live_app, client, job["id"])
-            with live_app.db.session() as session:
-                session.execute(
-                    sa.update(Job)
-                    .where(Job.id == job["id"])
-                    .values(deadline_at=utcnow() - timedelta(seconds=1))
-                )
-            done = live_app.wait_job(client, job["id"])
+            image = create(client).json()
+            video = client.post("/api/v1/jobs", json={"type": "text-to-video", "prompt": PROMPT})
+            assert video.status_code == 202, video.text
+            video_id = video.json()["id"]
+            done = {job_id: live_app.wait_job(client, job_id) for job_id in (image["id"], video_id)}
     finally:
-        live_app.emulator.settings.image_duration_s = 0.6
-    assert done["status"] == "failed" and done["error"]["code"] == "deadline_exceeded"
-    assert done["credits_refunded"] == 1
+        jobs.image_deadline_s, jobs.video_deadline_s = saved
+    with live_app.db.session(read_only=True) as session:
+        for job_id, seconds in ((image["id"], 2.0), (video_id, 4.0)):
+            job = session.get_one(Job, job_id)
+            assert (job.deadline_at - job.created_at).total_seconds() == seconds
+    for job_id, kind in ((image["id"], "image"), (video_id, "video")):
+        assert done[job_id]["status"] == "failed", done[job_id]
+        assert done[job_id]["error"]["code"] == "deadline_exceeded"
+        assert done[job_id]["error"]["message"].startswith(f"The {kind} was not ready in time")
+        assert done[job_id]["credits_refunded"] == done[job_id]["credits_charged"]
     assert_ledger_invariants(live_app.db, user.id)
 
 
@@ -173,7 +176,7 @@ def test_accepted_job_whose_workflow_never_started_is_recovered(live_app: LiveAp
         accepted = service.create_job(
             session,
             session.get_one(User, user.id),
-            JobCreate(type="text-to-image", prompt=PROMPT),  # type: ignore[arg-type]
+            JobCreate(type="text-to-image", prompt=PROMPT),
             catalog=rt.catalog,
             deadline=timedelta(minutes=5),
         )
@@ -185,7 +188,7 @@ def test_accepted_job_whose_workflow_never_started_is_recovered(live_app: LiveAp
     assert_ledger_invariants(live_app.db, user.id)
 
 
-def _wait_task_id(live_app: LiveApp, client, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def _wait_task_id(live_app: LiveApp, client: httpx.Client, job_id: str) -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         job = client.get(f"/api/v1/jobs/{job_id}").json()

@@ -132,6 +132,9 @@ class CallbackChecks:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._tasks
+
     async def aclose(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:
