@@ -27,13 +27,13 @@ from image2ad.jobs.pipeline.steps import (
 )
 from image2ad.jobs.pipeline.submit import submit_job
 from image2ad.jobs.status import ACTIVE, JobStatus
+from image2ad.jobs.stuck import LIVE
 from image2ad.models import Job
 from image2ad.models.base import utcnow
 from image2ad.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-LIVE = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 # After this many spent finish attempts a confirmed success is given up: fail and refund.
 MAX_FINISH_ATTEMPTS = 3
 GIVE_UP = {
