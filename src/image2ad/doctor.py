@@ -64,7 +64,7 @@ async def sqlite_library(settings: Settings) -> Finding:
         described = sqlite.describe()
     except sqlite.SQLiteTooOld as exc:
         level = Level.FAIL if is_sqlite(settings.resolved_database_url) else Level.WARN
-        return Finding(level, "sqlite", str(exc))
+        return Finding(level, "sqlite", exc.problem, exc.fix)
     return Finding(Level.OK, "sqlite", described)
 
 

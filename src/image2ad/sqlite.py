@@ -19,6 +19,11 @@ from types import ModuleType
 class SQLiteTooOld(RuntimeError):
     """No SQLite library at hand can hold the schema; the message names the fix."""
 
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem} Fix: {fix}")
+        self.problem = problem
+        self.fix = fix
+
 
 def missing_features(
     module: ModuleType, python: tuple[int, int] = (sys.version_info.major, sys.version_info.minor)
@@ -63,21 +68,21 @@ def driver() -> ModuleType:
     if not missing:
         return sqlite3
     try:
-        from pysqlite3 import dbapi2 as bundled  # type: ignore[import-not-found,unused-ignore]
+        from pysqlite3 import dbapi2 as bundled
     except ImportError:
         raise SQLiteTooOld(
             f"This Python ({sys.version.split()[0]}) has SQLite {sqlite3.sqlite_version}, which "
-            f"lacks {'; '.join(missing)}. Fix: install the bundled SQLite "
-            "(`.venv/bin/pip install pysqlite3-binary`, Linux x86_64), or use a Python built "
-            "with SQLite 3.42 or newer (Python 3.11 works with 3.35+), or use PostgreSQL "
-            "(IMAGE2AD_DATABASE_URL)."
+            f"lacks {'; '.join(missing)}.",
+            "install the bundled SQLite (`.venv/bin/pip install pysqlite3-binary`, Linux "
+            "x86_64), or use a Python built with SQLite 3.42 or newer (Python 3.11 works with "
+            "3.35+), or use PostgreSQL (IMAGE2AD_DATABASE_URL).",
         ) from None
     still_missing = missing_features(bundled)
     if still_missing:
         raise SQLiteTooOld(
             f"Neither Python's SQLite {sqlite3.sqlite_version} nor the bundled "
-            f"{bundled.sqlite_version} has {'; '.join(still_missing)}. Use PostgreSQL "
-            "(IMAGE2AD_DATABASE_URL) or a newer Python."
+            f"{bundled.sqlite_version} has {'; '.join(still_missing)}.",
+            "use PostgreSQL (IMAGE2AD_DATABASE_URL) or a newer Python.",
         )
     module: ModuleType = bundled
     return module
