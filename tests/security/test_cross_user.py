@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import sqlalchemy as sa
 
-from image2ad.models import CreditEntry, Job, Upload
+from image2ad.models import ApiKey, CreditEntry, Job, Upload
 from tests.fixtures.images import image_bytes
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import signed_in
@@ -21,10 +21,18 @@ def snapshot(live_app: LiveApp, user_id: str) -> tuple[object, ...]:
         ).all()
         entries = session.scalar(sa.select(sa.func.count()).where(CreditEntry.user_id == user_id))
         uploads = session.scalar(sa.select(sa.func.count()).where(Upload.user_id == user_id))
-    return tuple(sorted(map(tuple, jobs))), entries, uploads
+        keys = session.execute(
+            sa.select(ApiKey.id, ApiKey.revoked_at).where(ApiKey.user_id == user_id)
+        ).all()
+    return tuple(sorted(map(tuple, jobs))), entries, uploads, tuple(sorted(map(tuple, keys)))
 
 
-def routes(job_id: str, running_id: str, upload_id: str) -> list[tuple[str, str]]:
+def key_id_of(live_app: LiveApp, user_id: str) -> str:
+    with live_app.db.session(read_only=True) as session:
+        return str(session.scalar(sa.select(ApiKey.id).where(ApiKey.user_id == user_id)))
+
+
+def routes(job_id: str, running_id: str, upload_id: str, key_id: str) -> list[tuple[str, str]]:
     return [
         ("GET", f"/api/v1/jobs/{job_id}"),
         ("GET", f"/api/v1/jobs/{job_id}/result"),
@@ -37,6 +45,7 @@ def routes(job_id: str, running_id: str, upload_id: str) -> list[tuple[str, str]
         ("GET", f"/api/v1/uploads/{upload_id}/file"),
         ("GET", f"/jobs/{job_id}"),
         ("GET", f"/jobs/{job_id}/card"),
+        ("POST", f"/settings/api-keys/{key_id}/revoke"),
     ]
 
 
@@ -59,11 +68,20 @@ def test_no_route_lets_one_user_reach_anothers_work(live_app: LiveApp) -> None:
                     "/api/v1/jobs", json={"type": "text-to-image", "prompt": "done"}
                 ).json()["id"],
             )
+        owner_key = key_id_of(live_app, owner.id)
         before = snapshot(live_app, owner.id)
         hits = []
         with live_app.client(intruder) as api, signed_in(live_app, intruder) as web:
-            for method, path in routes(done["id"], running_id, upload_id):
-                by_cookie = web.page(path) if method == "GET" else web.api(method, path)
+            for method, path in routes(done["id"], running_id, upload_id, owner_key):
+                if method == "GET":
+                    by_cookie = web.page(path)
+                elif path.startswith("/api/"):
+                    by_cookie = web.api(method, path)
+                else:
+                    web.page(
+                        "/settings/api-keys"
+                    )  # a form posted from its page, CSRF token and all
+                    by_cookie = web.submit(path, {})
                 # Pages take only the session cookie; the API takes both.
                 answers = (
                     [by_cookie]
@@ -80,7 +98,8 @@ def test_no_route_lets_one_user_reach_anothers_work(live_app: LiveApp) -> None:
             assert image_job.status_code == 422
         assert hits == []
         assert snapshot(live_app, owner.id) == before
+        with live_app.client(owner) as client:
+            assert client.get("/api/v1/me").status_code == 200  # the owner's key still works
     finally:
-        live_app.emulator.settings.image_duration_s = 0.6
         with httpx.Client(base_url=live_app.base_url, headers=owner.headers) as client:
             client.post(f"/api/v1/jobs/{running_id}/cancel")
