@@ -3,9 +3,10 @@
     .venv/bin/python -m bench.chaos [--kills 1000] [--backends sqlite,postgres] [--seed bench]
                                     [--storage local] [--shape embedded] [--hours 3]
 
-Writes bench/results/chaos.json (commit, machine, per run: kills per point, jobs in flight,
-workflows recovered, every invariant's violations); `make reliability-report` renders it into
-docs/reliability.md. Exits 1 when any invariant was violated or a process died unexplained.
+Writes bench/results/NAME.json (default chaos): commit, machine, per run the kills per point,
+jobs in flight, workflows recovered and every invariant's violations; `make reliability-report`
+renders it into docs/reliability.md. Exits 1 when an invariant was violated, a process died
+unexplained, or fewer kills than asked for happened in the time limit.
 """
 
 from __future__ import annotations

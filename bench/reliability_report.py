@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.reliability_report record reports   # run.json (called by .ci/run)
 
 The header states the commit, date and machine of the run the figures come from. The bench
-chaos run (bench/results/chaos.json, `python -m bench.chaos`) is rendered too when present.
+chaos runs (bench/results/chaos*.json, `python -m bench.chaos`) are rendered too when present.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "reliability.md"
-BENCH_CHAOS = ROOT / "bench" / "results" / "chaos.json"
+BENCH_RESULTS = ROOT / "bench" / "results"
 
 # promise -> (what it means, the test files that back it)
 PROMISES = {
@@ -241,17 +241,18 @@ def render(reports: Path) -> str:
         "",
     ]
     lines += chaos_section(chaos) if chaos else ["No chaos report in this run's artifacts."]
-    if BENCH_CHAOS.exists():
-        bench = json.loads(BENCH_CHAOS.read_text())
+    benches = sorted(BENCH_RESULTS.glob("chaos*.json"))
+    if benches:
+        lines += ["", "## The long chaos runs (bench/chaos.py)"]
+    for path in benches:
+        bench = json.loads(path.read_text())
         m = bench["machine"]
         lines += [
             "",
-            "## The long chaos run (bench)",
-            "",
             f"`{bench['command']}` at commit `{bench['commit']}`, {m['date']}, on "
             f"{m['cores']} cores, {m['ram_gib']} GiB, Python {m['python']}, "
-            f"PostgreSQL {m.get('postgresql')}; {bench.get('seconds')} s. "
-            "Rendered from bench/results/chaos.json.",
+            f"PostgreSQL {m.get('postgresql')}; {bench.get('seconds')} s "
+            f"(`bench/results/{path.name}`).",
             "",
             *chaos_section(bench["runs"]),
         ]

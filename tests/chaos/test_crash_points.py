@@ -4,8 +4,8 @@ A seeded random schedule (image2ad.faults) kills the server at P1-P6, F, D1, V1,
 on S3 storage) while a mix of image and video jobs is in flight; each kill is followed by a
 restart. Per point the run counts kills, jobs in flight and workflows recovered; every invariant
 is asserted. The harness is tests/chaos/harness.py; bench/chaos.py runs it for longer.
-Set IMAGE2AD_CHAOS_REPORT=path.jsonl to collect the figures for docs/reliability.md, and
-IMAGE2AD_CHAOS_SEED to replay a run.
+Set IMAGE2AD_CHAOS_REPORT=path.jsonl to collect the figures for docs/reliability.md,
+IMAGE2AD_CHAOS_SEED to replay a run, IMAGE2AD_CHAOS_KILLS for a shorter or longer one.
 """
 
 from __future__ import annotations
@@ -18,21 +18,22 @@ import pytest
 from tests.chaos.harness import ChaosConfig, ChaosResult, harness, write_report
 
 SEED = os.environ.get("IMAGE2AD_CHAOS_SEED", "ci")
+KILLS = int(os.environ.get("IMAGE2AD_CHAOS_KILLS", "100"))
 
 RUNS = [
-    pytest.param(ChaosConfig("sqlite", kills=100, seed=SEED), id="sqlite-local"),
+    pytest.param(ChaosConfig("sqlite", kills=KILLS, seed=SEED), id="sqlite-local"),
     pytest.param(
-        ChaosConfig("postgres", kills=100, seed=SEED),
+        ChaosConfig("postgres", kills=KILLS, seed=SEED),
         id="postgres-local",
         marks=pytest.mark.postgres,
     ),
     pytest.param(
-        ChaosConfig("postgres", storage="s3", kills=20, seed=SEED),
+        ChaosConfig("postgres", storage="s3", kills=KILLS // 5, seed=SEED),
         id="postgres-s3",
         marks=pytest.mark.postgres,
     ),
     pytest.param(
-        ChaosConfig("postgres", shape="scale-out", kills=20, seed=SEED),
+        ChaosConfig("postgres", shape="scale-out", kills=KILLS // 5, seed=SEED),
         id="postgres-scale-out",
         marks=pytest.mark.postgres,
     ),
@@ -47,8 +48,9 @@ def test_random_kills_lose_nothing(config: ChaosConfig, tmp_path: Path) -> None:
     print(describe(result))
     assert result.unexplained_exits == [], result.unexplained_exits
     assert result.kills >= config.kills, describe(result)
-    hit = {point for point, stats in result.points.items() if stats.kills}
-    assert hit >= set(config.points) - {"V1", "U1"}, f"points never killed: {describe(result)}"
+    if config.kills >= 100:
+        hit = {point for point, stats in result.points.items() if stats.kills}
+        assert hit == set(config.points), f"points never killed: {describe(result)}"
     assert {name: found[:5] for name, found in result.violations.items() if found} == {}
 
 
