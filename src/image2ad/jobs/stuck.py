@@ -19,7 +19,7 @@ from image2ad.jobs.status import JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
 
-LIVE = frozenset({"PENDING", "ENQUEUED"})
+LIVE = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 CHUNK = 100
 
 
