@@ -38,7 +38,7 @@ def test_job_completes_through_callback_and_result_is_a_png(live_app: LiveApp) -
         done = live_app.wait_job(client, job["id"])
         assert done["status"] == "completed", done
         assert done["task_id"] and done["progress"] == 100
-        assert done["result_path"].startswith(f"results/{user.id}/text-to-image/{job['id']}-")
+        assert done["result_path"].startswith(f"results/{user.id}/text-to-image/{job['id']}.")
         assert done["result_path"].endswith(".png")
         assert (done["result_width"], done["result_height"]) == (1024, 576)
 

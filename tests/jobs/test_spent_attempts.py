@@ -59,6 +59,8 @@ def test_a_success_after_a_spent_finish_attempt_completes_the_job(
     with live_app.db.session(read_only=True) as session:
         row = session.get(Job, job["id"])
         assert row is not None and row.finish_attempt == 1
+    # The job is completed inside the workflow's last step; the workflow ends just after it.
+    DBOS.retrieve_workflow(finish_workflow_id(job["id"], 1)).get_result()
     status = DBOS.get_workflow_status(finish_workflow_id(job["id"], 1))
     assert status is not None and status.status == "SUCCESS"
     assert_ledger_invariants(live_app.db, user.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -33,7 +32,11 @@ STORE_TRY_SPAN_S = 10.0
 
 @db_step("plan_result")
 async def plan_result(job_id: str) -> dict[str, Any] | None:
-    """Fix the object key (checkpointed, so a re-run writes the same key) and mark downloading."""
+    """Name the result's object and mark the job downloading.
+
+    The key is the job's own, the same in every finish attempt: a later attempt overwrites what
+    a spent one may have stored instead of leaving a file that no job refers to.
+    """
 
     def run() -> dict[str, Any] | None:
         rt = current()
@@ -42,10 +45,7 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
             if job is None or job.status != JobStatus.PROCESSING.value:
                 return None
             spec = rt.catalog.get(job.type)
-            key = (
-                f"results/{job.user_id}/{job.type}/{job.id}-{int(time.time() * 1000)}."
-                f"{spec.extension(job.params)}"
-            )
+            key = f"results/{job.user_id}/{job.type}/{job.id}.{spec.extension(job.params)}"
             repository.update_active(
                 session, job_id, stage=JobStage.DOWNLOADING.value, updated_at=utcnow()
             )
