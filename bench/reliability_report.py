@@ -151,7 +151,7 @@ def record(reports: Path) -> None:
 def chaos_section(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| Backend | Storage | Shape | Seed | Kills | Process starts | Jobs | Completed | Failed "
-        "| Orphan tasks (all explained) | Workflows recovered | Seconds |",
+        "| Orphan provider tasks | Workflows recovered | Seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:

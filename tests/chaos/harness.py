@@ -73,7 +73,11 @@ class ChaosConfig:
 
     @property
     def points(self) -> list[str]:
-        return POINTS + (["S3"] if self.storage == "s3" else [])
+        if self.storage == "local":
+            return POINTS
+        # D1 fires at every chunk of a 5 MiB download and would starve S3, hit once per write;
+        # the local runs cover D1.
+        return [p for p in POINTS if p != "D1"] + ["S3"]
 
     @property
     def name(self) -> str:
@@ -488,30 +492,36 @@ class Harness:
     def _orphans(self, jobs: list[Job]) -> list[str]:
         """Provider tasks made for one of our jobs that are not the job's task.
 
-        The one legitimate orphan: createTask was sent by a process that was killed before the
-        task id was saved, the job then went through an uncertain submission (resubmitted, or
-        failed/canceled), and no callback adopted the task. Anything else is a violation.
+        The one legitimate orphan: a createTask sent by a process killed before the task id was
+        saved. The re-run's per-attempt claim then refuses to send again; if no callback adopts
+        the task, the job is resubmitted (a new attempt) or ends failed/canceled without a task.
+        So each orphan was created while a later-killed process lived, and a job has at most
+        one orphan per uncertain attempt: its resubmissions, plus the last attempt when it
+        ended without a task. Anything beyond that is a violation.
         """
         by_id = {job.id: job for job in jobs}
         unexplained: list[str] = []
-        orphans = 0
+        per_job: dict[str, int] = {}
         for task_id, task in list(self.emulator.state.tasks.items()):
-            url = task.callback_url or ""
-            owner = next((by_id[j] for j in _job_ids(url) if j in by_id), None)
+            owner = next((by_id[j] for j in _job_ids(task.callback_url or "") if j in by_id), None)
             if owner is None or owner.task_id == task_id:
                 continue
-            orphans += 1
+            per_job[owner.id] = per_job.get(owner.id, 0) + 1
             # A request the dying process had sent may reach the emulator a little later.
             killed_while_sending = any(
                 kill.started_at <= task.created_at <= kill.at + SEND_SLACK_S for kill in self.kills
             )
-            moved_on = owner.submit_attempts > 0 or owner.status in ("failed", "canceled")
-            if not (killed_while_sending and moved_on):
+            if not killed_while_sending:
+                unexplained.append(f"task {task_id} of job {owner.id}: no kill while it was sent")
+        for job_id, count in per_job.items():
+            job = by_id[job_id]
+            allowed = job.submit_attempts + (1 if job.task_id is None else 0)
+            if count > allowed:
                 unexplained.append(
-                    f"task {task_id} of job {owner.id} ({owner.status}, attempts "
-                    f"{owner.submit_attempts}) created at {task.created_at:.3f}"
+                    f"job {job_id} ({job.status}) has {count} orphan tasks for "
+                    f"{job.submit_attempts} resubmissions"
                 )
-        self.result.orphan_tasks = orphans
+        self.result.orphan_tasks = sum(per_job.values())
         return unexplained
 
 
