@@ -631,9 +631,7 @@ def test_postgres_unreachable(tmp_path: Path) -> None:
 HOLD_LOCK = """
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
-conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-conn.execute("BEGIN EXCLUSIVE")
-conn.execute("CREATE TABLE IF NOT EXISTS outage_lock (x)")
+conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 sys.stdin.read()
 conn.execute("ROLLBACK")
@@ -641,7 +639,10 @@ conn.execute("ROLLBACK")
 
 
 class LockHolder:
-    """Another process that takes the SQLite database for itself (an exclusive lock)."""
+    """Another process holding the SQLite write lock (a stuck admin session, a long VACUUM).
+
+    With WAL, readers carry on; every write waits out the busy timeout and fails. Taking the
+    file exclusively (locking_mode=EXCLUSIVE) is refused while the server has it open."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -672,7 +673,7 @@ class LockHolder:
     reason=f"a {SQLITE_LOCK_OUTAGE_S} s outage; set IMAGE2AD_CHAOS_LONG=1",
 )
 def test_sqlite_locked_by_another_process(tmp_path: Path) -> None:
-    """Another process holds the SQLite file exclusively for longer than the step retries."""
+    """Another process holds the SQLite write lock for longer than the step retries."""
     with scene("sqlite", tmp_path, deadline_s=DB_DEADLINE_S) as s:
         holder = LockHolder(tmp_path / "test.sqlite")
         run_outage(
