@@ -43,6 +43,8 @@ from image2ad.models import Job
 
 PG_ADMIN_DSN = os.environ.get("IMAGE2AD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 KIE_KEY = "bench-kie-key"
+# Only this loopback cluster's driver steers its emulator.
+EMULATOR_ADMIN_KEY = secrets.token_urlsafe(16)
 RUNS = Path(tempfile.gettempdir()) / "image2ad-bench"
 # Realistic generation times (kie-api.md §8: images ~15 s, Sora minutes) and Kie's own limits.
 EMULATOR_DEFAULTS: dict[str, Any] = {
@@ -200,6 +202,7 @@ class Cluster:
         port = free_port()
         self.emulator_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "bench.emulator", "--port", str(port)]
+        argv += ["--admin-key", EMULATOR_ADMIN_KEY]
         argv += ["--settings", json.dumps(self.emulator_settings)]
         process = Process("emulator", argv, {}, self.run_dir / "emulator.log")
         self.processes["emulator"] = process
@@ -285,7 +288,7 @@ class Cluster:
         return self.processes[name].pid
 
     def emulator_client(self, timeout: float = 30) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {KIE_KEY}"}
+        headers = {"Authorization": f"Bearer {EMULATOR_ADMIN_KEY}"}
         return httpx.Client(base_url=self.emulator_url, headers=headers, timeout=timeout)
 
     def knobs(self, **changes: Any) -> dict[str, Any]:

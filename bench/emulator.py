@@ -1,6 +1,6 @@
 """Run the Kie emulator standalone with any `EmulatorSettings` knob (the CLI exposes a few).
 
-.venv/bin/python -m bench.emulator --port 8090 --settings '{"create_limit": 200}'
+.venv/bin/python -m bench.emulator --port 8090 --admin-key KEY --settings '{"create_limit": 200}'
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from image2ad.providers.emulator.settings import EmulatorSettings
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--admin-key", required=True, help="Bearer key of the /_admin routes")
     parser.add_argument("--settings", default="{}", help="EmulatorSettings fields as JSON")
     args = parser.parse_args()
     knobs = json.loads(args.settings)
-    settings = EmulatorSettings(public_url=f"http://127.0.0.1:{args.port}", **knobs)
+    settings = EmulatorSettings(
+        public_url=f"http://127.0.0.1:{args.port}", admin_key=args.admin_key, **knobs
+    )
     app = create_app(settings)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 

@@ -108,9 +108,12 @@ def _emulator_app(runtime: Runtime) -> Any:
     from image2ad.providers.emulator.settings import EmulatorSettings
 
     knobs = runtime.settings.emulator
+    admin_key = knobs.admin_key.get_secret_value() if knobs.admin_key else None
     return create_emulator(
         EmulatorSettings(
             api_key=runtime.kie_api_key,
+            admin_key=admin_key or None,
+            callback_prefixes=(runtime.callback_prefix,),
             public_url=runtime.kie_base_url,
             image_duration_s=knobs.image_duration_s,
             video_duration_s=knobs.video_duration_s,

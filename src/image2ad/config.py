@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -134,6 +134,11 @@ class EmulatorKnobs(BaseSettings):
     image_duration_s: float = Field(4.0, description="Emulated image generation time")
     video_duration_s: float = Field(10.0, description="Emulated video generation time")
     failure_rate: float = Field(0.0, description="Share of emulated tasks that fail")
+    admin_key: SecretStr | None = Field(
+        None,
+        description="Bearer key of the emulator's test-steering routes (/_emulator/_admin/…); "
+        "unset = no such routes",
+    )
 
 
 class StorageSettings(BaseSettings):
@@ -203,6 +208,11 @@ class Settings(BaseSettings):
     max_result_bytes: int = Field(1024**3, description="Largest result we download")
     api_rate_limit: str = Field("600/minute", description="API requests per user")
     job_rate_limit: str = Field("60/minute", description="Job creations per user")
+    cancel_after_submit: Literal["refund", "keep"] = Field(
+        "refund",
+        description="A cancel after Kie accepted the task (it runs on and is paid for): "
+        "refund the credit, or keep it (README: cancel policy)",
+    )
     max_active_jobs: int = Field(
         20, description="Unfinished jobs a user may have at once (429 beyond)"
     )

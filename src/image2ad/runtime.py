@@ -6,6 +6,7 @@ DBOS workflows are module-level functions, so they reach these through `current(
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ class Runtime:
     _clients: dict[int, tuple[asyncio.AbstractEventLoop, KieClient]] = field(default_factory=dict)
     _limiters: dict[tuple[int, str], AsyncLimiter] = field(default_factory=dict)
     live_workers: int = 1
+    emulator_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """The built-in emulator's API key: made at each start, known only to this process."""
 
     @classmethod
     def build(cls, settings: Settings, role: str = "serve") -> Runtime:
@@ -77,7 +80,7 @@ class Runtime:
 
     @property
     def kie_api_key(self) -> str:
-        return self.settings.kie.api_key or "emulator-key"
+        return self.settings.kie.api_key or self.emulator_key
 
     def kie(self) -> KieClient:
         """The Kie client for the running event loop (httpx pools are bound to one loop)."""
@@ -135,11 +138,15 @@ class Runtime:
         # Kie could not reach a default loopback URL; then polling is all we have.
         return self.settings.uses_emulator or bool(self.settings.public_url)
 
+    @property
+    def callback_prefix(self) -> str:
+        return f"{self.settings.resolved_public_url}/api/v1/callbacks/kie/"
+
     def callback_url(self, job_id: str, secret: str) -> str | None:
         """Where Kie should POST when the task ends; None when Kie could not reach us."""
         if not self.callbacks_enabled:
             return None
-        return f"{self.settings.resolved_public_url}/api/v1/callbacks/kie/{job_id}/{secret}"
+        return f"{self.callback_prefix}{job_id}/{secret}"
 
     def download_hosts(self) -> frozenset[str]:
         return KIE_CDN_HOSTS | frozenset(self.settings.download.hosts)

@@ -261,6 +261,13 @@ def workers_recover(executor_id: str) -> None:
 
 @app.command()
 def emulator(
+    admin_key: Annotated[
+        str,
+        typer.Option(
+            envvar="IMAGE2AD_EMULATOR_ADMIN_KEY",
+            help="Bearer key of the test-steering routes (/_admin/…); required",
+        ),
+    ],
     port: Annotated[int, typer.Option(help="Port")] = 8090,
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
     image_seconds: Annotated[float, typer.Option(help="Emulated image time")] = 4.0,
@@ -273,8 +280,11 @@ def emulator(
     from image2ad.providers.emulator.server import serve as serve_emulator
     from image2ad.providers.emulator.settings import EmulatorSettings
 
+    if not admin_key.strip():
+        raise typer.BadParameter("must not be empty", param_hint="--admin-key")
     settings = EmulatorSettings(
         api_key=api_key,
+        admin_key=admin_key,
         webhook_hmac_key=hmac_key,
         public_url=public_url or f"http://{host}:{port}",
         image_duration_s=image_seconds,

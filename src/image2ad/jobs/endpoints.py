@@ -173,9 +173,12 @@ async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
 def cancel_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
-    """Stop an unfinished job and return its credit (the provider may still finish it)."""
+    """Stop an unfinished job. Its credit comes back unless Kie had already accepted the task
+    and IMAGE2AD_CANCEL_AFTER_SUBMIT=keep; a result that arrives later is never kept."""
+    refund = rt.settings.cancel_after_submit == "refund"
     with rt.db.session() as session:
-        return service.to_out(service.cancel(session, user, job_id), rt.signer)
+        job = service.cancel(session, user, job_id, refund_after_submit=refund)
+        return service.to_out(job, rt.signer)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut)
@@ -201,8 +204,9 @@ async def delete_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response
     """Remove a job and its files; an unfinished job is canceled and refunded first."""
 
     def hide() -> list[str]:
+        refund = rt.settings.cancel_after_submit == "refund"
         with rt.db.session() as session:
-            return service.hide(session, user, job_id)
+            return service.hide(session, user, job_id, refund_after_submit=refund)
 
     await cleanup.discard(rt.db, rt.storage, await asyncio.to_thread(hide), "job_deleted")
     return Response(status_code=204)

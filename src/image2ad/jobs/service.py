@@ -153,8 +153,13 @@ def fail_and_refund(
     message: str,
     status: JobStatus = JobStatus.FAILED,
     provider_credits: float | None = None,
+    refund: bool = True,
 ) -> bool:
-    """End a job as failed/canceled and return its credits, once; False if it already ended."""
+    """End a job as failed/canceled and return its credits, once; False if it already ended.
+
+    `refund=False` ends it keeping the charge (a cancel after Kie accepted the task, under
+    IMAGE2AD_CANCEL_AFTER_SUBMIT=keep).
+    """
     job = repository.get(session, job_id)
     if job is None:
         return False
@@ -167,12 +172,15 @@ def fail_and_refund(
         error_message=message[:2000],
         completed_at=now,
         next_check_at=None,
-        credits_refunded=job.credits_charged,
+        credits_refunded=job.credits_charged if refund else 0,
         provider_credits_consumed=provider_credits,
         updated_at=now,
     ):
         return False
-    credits.refund_for_job(session, user_id=job.user_id, job_id=job.id, amount=job.credits_charged)
+    if refund:
+        credits.refund_for_job(
+            session, user_id=job.user_id, job_id=job.id, amount=job.credits_charged
+        )
     _record_usage(
         session, job, outcome=status.value, finished=now, provider_credits=provider_credits
     )
@@ -327,17 +335,25 @@ def list_jobs(
     return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor)
 
 
-def cancel(session: Session, user: User, job_id: str) -> Job:
-    """Stop tracking an unfinished job and refund it. Kie has no cancel: the task runs on."""
+def cancel(session: Session, user: User, job_id: str, *, refund_after_submit: bool = True) -> Job:
+    """Stop tracking an unfinished job. Kie has no cancel: once it accepted the task (the job
+    has a task id), the task runs on and is paid for, so the credit comes back only if
+    `refund_after_submit` (IMAGE2AD_CANCEL_AFTER_SUBMIT); before that, always."""
     job = get_owned(session, user, job_id)
     if JobStatus(job.status).is_terminal:
         raise Conflict(f"This job is already {job.status}.")
+    refund = refund_after_submit or job.task_id is None
     if not fail_and_refund(
         session,
         job.id,
         code="canceled",
-        message="Canceled by you. Your credit was returned.",
+        message=(
+            "Canceled by you. Your credit was returned."
+            if refund
+            else "Canceled by you. The generation had already started, so its credit is kept."
+        ),
         status=JobStatus.CANCELED,
+        refund=refund,
     ):
         session.refresh(job)
         raise Conflict(f"This job is already {job.status}.")
@@ -358,8 +374,11 @@ def recipe(job: Job) -> JobCreate:
     )
 
 
-def hide(session: Session, user: User, job_id: str) -> list[str]:
-    """Delete a job from the user's view (refunding it if unfinished); returns keys to remove."""
+def hide(
+    session: Session, user: User, job_id: str, *, refund_after_submit: bool = True
+) -> list[str]:
+    """Delete a job from the user's view (canceling it if unfinished, refunded as by `cancel`);
+    returns keys to remove."""
     job = get_owned(session, user, job_id)
     if not JobStatus(job.status).is_terminal:
         fail_and_refund(
@@ -368,6 +387,7 @@ def hide(session: Session, user: User, job_id: str) -> list[str]:
             code="canceled",
             message="Deleted while running.",
             status=JobStatus.CANCELED,
+            refund=refund_after_submit or job.task_id is None,
         )
     keys = [k for k in (job.result_path, job.poster_path) if k]
     repository.mark_deleted(session, job.id, utcnow())

@@ -134,10 +134,11 @@ def test_forced_outcomes_apply_immediately(start_emulator: StartEmulator) -> Non
         ok_id, bad_id, admin_id = (create_task(client) for _ in range(3))
         emu.state.force_success(ok_id)
         emu.state.force_fail(bad_id, "422", "Invalid prompt: prohibited content")
-        admin = client.post(
-            f"/_admin/tasks/{admin_id}/fail", json={"failCode": "400", "failMsg": "nope"}
-        ).json()
-        again = client.post(f"/_admin/tasks/{admin_id}/succeed").json()
+        with emu.admin_client() as admin_client:
+            admin = admin_client.post(
+                f"/_admin/tasks/{admin_id}/fail", json={"failCode": "400", "failMsg": "nope"}
+            ).json()
+            again = admin_client.post(f"/_admin/tasks/{admin_id}/succeed").json()
 
         ok, bad = record_info(client, ok_id), record_info(client, bad_id)
 
@@ -152,7 +153,8 @@ def test_forced_outcomes_apply_immediately(start_emulator: StartEmulator) -> Non
 def test_list_tasks_admin_route(kie: httpx.Client, emulator: RunningEmulator) -> None:
     task_id = create_task(kie)
 
-    listed = kie.get("/_admin/tasks").json()["data"]
+    with emulator.admin_client() as admin:
+        listed = admin.get("/_admin/tasks").json()["data"]
 
     assert [t["taskId"] for t in listed] == [task_id]
     assert emulator.state.list_tasks()[0]["taskId"] == task_id

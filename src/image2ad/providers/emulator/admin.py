@@ -1,14 +1,22 @@
-"""JSON routes over the test knobs, for steering an emulator in another process."""
+"""JSON routes over the test knobs, for steering an emulator in another process.
+
+They exist only when `admin_key` is set, and answer only to that Bearer key.
+"""
 
 from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from image2ad.providers.emulator.auth import guarded, kie_error, kie_ok, read_json_object
+from image2ad.providers.emulator.auth import UNAUTHORIZED_MSG, kie_error, kie_ok, read_json_object
 from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class AdminApi:
@@ -16,23 +24,36 @@ class AdminApi:
         self.state = state
 
     def routes(self) -> list[Route]:
-        s = self.state
+        if not self.state.settings.admin_key:
+            return []
         return [
-            Route("/_admin/tasks", guarded(s, None, self.tasks), methods=["GET"]),
-            Route(
-                "/_admin/tasks/{task_id}/succeed", guarded(s, None, self.succeed), methods=["POST"]
-            ),
-            Route("/_admin/tasks/{task_id}/fail", guarded(s, None, self.fail), methods=["POST"]),
-            Route("/_admin/knobs", guarded(s, None, self.knobs), methods=["GET", "POST"]),
+            Route("/_admin/tasks", self._guard(self.tasks), methods=["GET"]),
+            Route("/_admin/tasks/{task_id}/succeed", self._guard(self.succeed), methods=["POST"]),
+            Route("/_admin/tasks/{task_id}/fail", self._guard(self.fail), methods=["POST"]),
+            Route("/_admin/knobs", self._guard(self.knobs), methods=["GET", "POST"]),
         ]
 
-    async def tasks(self, request: Request, account: str) -> Response:
+    def _guard(self, handler: Endpoint) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            expected = (self.state.settings.admin_key or "").encode()
+            scheme, _, key = request.headers.get("authorization", "").partition(" ")
+            if (
+                not expected
+                or scheme.lower() != "bearer"
+                or not hmac.compare_digest(key.strip().encode(), expected)
+            ):
+                return kie_error(401, UNAUTHORIZED_MSG, http_status=401)
+            return await handler(request)
+
+        return endpoint
+
+    async def tasks(self, request: Request) -> Response:
         return kie_ok(self.state.list_tasks())
 
-    async def succeed(self, request: Request, account: str) -> Response:
+    async def succeed(self, request: Request) -> Response:
         return self._force(request.path_params["task_id"], None)
 
-    async def fail(self, request: Request, account: str) -> Response:
+    async def fail(self, request: Request) -> Response:
         body = await read_json_object(request) or {}
         return self._force(
             request.path_params["task_id"],
@@ -54,7 +75,7 @@ class AdminApi:
             return kie_error(409, str(exc))
         return kie_ok(self.state.record(task_id))
 
-    async def knobs(self, request: Request, account: str) -> Response:
+    async def knobs(self, request: Request) -> Response:
         s = self.state
         if request.method == "POST":
             body = await read_json_object(request) or {}

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from image2ad.providers.emulator.auth import guarded, kie_error, kie_ok, read_json_object
 from image2ad.providers.emulator.byteranges import file_response
 from image2ad.providers.emulator.catalog import MODELS, InputError, is_http_url
-from image2ad.providers.emulator.media import media_type, result_file
+from image2ad.providers.emulator.media import media_type, result_file, task_of
 from image2ad.providers.emulator.state import EmulatorState, OutOfCredits
 
 
@@ -46,7 +46,7 @@ class KieApi:
                 guarded(s, "downloadUrl", self.download_url),
                 methods=["POST"],
             ),
-            Route("/files/{task_id}/{name}", self.result_file, methods=["GET"]),
+            Route("/files/{token}/{name}", self.result_file, methods=["GET"]),
         ]
 
     async def create_task(self, request: Request, account: str) -> Response:
@@ -76,6 +76,8 @@ class KieApi:
             value = body.get(field)
             if value not in (None, "") and not is_http_url(value):
                 return kie_error(422, f"{field} must be an http(s) URL")
+            if value not in (None, "") and not self._may_call_back(str(value)):
+                return kie_error(422, f"{field} must point at this service's own callbacks")
         try:
             spec.validate(body["input"])
         except InputError as exc:
@@ -87,6 +89,11 @@ class KieApi:
         # Mounted sub-apps get no lifespan, so the first task starts the callback scheduler.
         self.state.start()
         return kie_ok({"taskId": task.task_id})
+
+    def _may_call_back(self, url: str) -> bool:
+        # The built-in emulator would otherwise POST wherever a caller asks (blind SSRF).
+        prefixes = self.state.settings.callback_prefixes
+        return prefixes is None or any(url.startswith(p) for p in prefixes)
 
     async def record_info(self, request: Request, account: str) -> Response:
         if not self.state.query_limiter.try_acquire(account):
@@ -115,10 +122,12 @@ class KieApi:
         return kie_ok(url)
 
     async def result_file(self, request: Request) -> Response:
-        name, task_id = request.path_params["name"], request.path_params["task_id"]
-        data = await result_file(self.state, task_id, name)
-        if data is None:
+        name, token = request.path_params["name"], request.path_params["token"]
+        data = await result_file(self.state, token, name)
+        task = task_of(self.state, token)
+        if data is None or task is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
+        task_id = task.task_id
         if self.state.hold_results:
             self.state.held_results.append(task_id)
             await _released(lambda: self.state.hold_results)

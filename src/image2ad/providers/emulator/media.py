@@ -24,15 +24,20 @@ def media_type(name: str) -> str:
     return next((t for ext, t in _MEDIA_TYPES.items() if name.endswith(ext)), "image/png")
 
 
-async def result_file(state: EmulatorState, task_id: str, name: str) -> bytes | None:
+def task_of(state: EmulatorState, token: str) -> Task | None:
+    """The task whose result folder is `token`."""
+    return state.tasks_by_token.get(token)
+
+
+async def result_file(state: EmulatorState, token: str, name: str) -> bytes | None:
     """The bytes behind a result URL, or None unless the task succeeded and owns `name`."""
-    task = state.tasks.get(task_id)
+    task = task_of(state, token)
     if task is None or name not in task.result_names:
         return None
     if task.state_at(time.time()) is not TaskState.SUCCESS:
         return None
     # The clean and the "watermarked" Sora URLs serve the same clip.
-    key = (task_id, "video" if task.spec.is_video else name)
+    key = (task.task_id, "video" if task.spec.is_video else name)
     return await state.renders.get_or_render(key, lambda: _render(state, task))
 
 
@@ -47,8 +52,8 @@ async def local_file(state: EmulatorState, url: str) -> tuple[bytes, str] | None
         stored = state.uploads.get(path) or state.uploads.get(unquote(urlsplit(path).path))
         return (stored.data, stored.mime_type) if stored else None
     if url.startswith(base + RESULT_PREFIX):
-        task_id, _, name = url[len(base + RESULT_PREFIX) :].partition("/")
-        data = await result_file(state, task_id, name)
+        token, _, name = url[len(base + RESULT_PREFIX) :].partition("/")
+        data = await result_file(state, token, name)
         return (data, media_type(name)) if data is not None else None
     return None
 

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 class EmulatorSettings:
     api_key: str | None = None
     """Only this Bearer key is accepted; None accepts any non-empty key."""
+    admin_key: str | None = None
+    """The test-steering routes (/_admin/…) exist only when this is set, and take only this
+    Bearer key."""
+    callback_prefixes: tuple[str, ...] | None = None
+    """When set, createTask refuses callback URLs that start with none of these: the built-in
+    emulator calls back only the app it is mounted in. None accepts any http(s) URL."""
     public_url: str = "http://127.0.0.1:8000/_emulator"
     """Absolute base URL where this app is reachable; every emitted URL starts with it."""
     webhook_hmac_key: str | None = None

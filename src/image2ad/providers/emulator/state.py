@@ -55,6 +55,8 @@ class EmulatorState:
     hold_queries: bool = False
     """While set, recordInfo requests wait (counted, before reading the task) until cleared."""
     tasks: dict[str, Task] = field(default_factory=dict)
+    tasks_by_token: dict[str, Task] = field(default_factory=dict)
+    """The same tasks by the folder their result files are served from."""
     calls: Counter[str] = field(default_factory=Counter)
     """Requests per endpoint name: createTask, recordInfo, credit, downloadUrl, upload…"""
     queries: Counter[str] = field(default_factory=Counter)
@@ -147,6 +149,7 @@ class EmulatorState:
                 terminal_at=now + duration,
             )
             self.tasks[task.task_id] = task
+            self.tasks_by_token[task.file_token] = task
             self.balance -= spec.credits
         self.dispatcher.schedule(task.task_id, task.terminal_at)
         if spec.is_video and task.progress_callback_url:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from image2ad.providers.base import TaskState
@@ -35,6 +36,8 @@ class Task:
     terminal_at: float = 0.0
     finalized: bool = False
     callback_due_handled: bool = False
+    file_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    """The result files' folder: a task id alone does not reach them, as on Kie's CDN."""
 
     @property
     def input(self) -> dict[str, Any]:
@@ -97,7 +100,7 @@ class Task:
         empty: str | None = None if for_callback else ""
         result_json: str | None = empty
         if state is TaskState.SUCCESS:
-            urls = [f"{public_url}/files/{self.task_id}/{name}" for name in self.result_names]
+            urls = [f"{public_url}/files/{self.file_token}/{name}" for name in self.result_names]
             result: dict[str, list[str]] = {"resultUrls": urls[:1]}
             if self.spec.is_video:
                 result["resultWaterMarkUrls"] = urls[1:]
