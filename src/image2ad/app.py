@@ -24,12 +24,17 @@ from image2ad.jobs import callbacks, drain, engine, workers
 from image2ad.jobs import endpoints as jobs
 from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
+from image2ad.net.headers import NoSniff
 from image2ad.runtime import Runtime, install
 from image2ad.uploads import endpoints as uploads
 from image2ad.web import routes as web
 from image2ad.web.errors import error_page, is_page
 
 log = logging.getLogger(__name__)
+# Every body the API takes is a small JSON document or form, except an upload (its route sets
+# its own limit) and the built-in emulator's (its app does): a stranger cannot make us buffer
+# more than this.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = False) -> FastAPI:
@@ -66,8 +71,12 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
             await app.state.callback_checks.aclose()
             # The built-in emulator stopped serving with the server: workflows waiting on it
             # cannot finish here, so they are handed over at once.
-            grace = 0.0 if emulator_app is not None else settings.shutdown_grace_s
-            await drain.stop_engine(runtime, grace if worker else 0.0)
+            grace = settings.shutdown_grace_s if worker and emulator_app is None else 0.0
+            if not grace:
+                # Nothing runs on: close the provider clients while the engine's event loop
+                # still runs (it is closed with the engine), so no connection is left open.
+                await runtime.aclose()
+            await drain.stop_engine(runtime, grace)
             if emulator_app is not None:
                 await emulator_app.state.emulator.aclose()
             await runtime.aclose()
@@ -78,6 +87,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         version="0.1.0",
         summary="Ad images and videos from Kie.ai, as durable credit-metered jobs.",
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.runtime = runtime
     app.state.callback_checks = CallbackChecks()
@@ -89,6 +99,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     )
+    app.add_middleware(NoSniff)
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(account.router)
