@@ -27,8 +27,9 @@ async def test_one_check_per_job_and_a_bound_on_waiting_checks() -> None:
     assert not checks.start("d", check("d")), "full: the caller hands the job to the polls"
     await asyncio.sleep(0)
     assert sorted(started) == ["a", "b", "c"] and len(checks) == 3
+    assert "a" in checks and "d" not in checks
     release.set()
     await asyncio.sleep(0.01)
-    assert len(checks) == 0
+    assert len(checks) == 0 and "a" not in checks
     assert checks.start("a", check("a")), "a finished check makes room for the next callback"
     await checks.aclose()
