@@ -305,6 +305,8 @@ def main() -> None:
         record(Path(sys.argv[2]))
         return
     reports = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports")
+    if not (reports / "run.json").exists():
+        raise SystemExit(f"no CI artifacts in {reports}: run .ci/run first")
     OUT.write_text(render(reports))
     print(f"wrote {OUT} from {reports}")
 

@@ -67,7 +67,7 @@ class ChaosConfig:
     seed: str = "1"
     in_flight: int = 12
     probability: float = 0.25
-    time_limit_s: float = 420.0
+    time_limit_s: float = 600.0
     settle_s: float = 120.0
     workers: int = 2
 
