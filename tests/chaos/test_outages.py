@@ -579,22 +579,29 @@ def local_disk(tmp: Path, size: str) -> Iterator[Tmpfs]:
         disk.unmount()
 
 
+def set_writable(root: Path, writable: bool) -> None:
+    """Take write permission off (or give it back to) every folder under `root`."""
+    if not root.exists():
+        return
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755 if writable else 0o555)
+
+
 def test_local_disk_read_only(tmp_path: Path) -> None:
     """The storage folder turns read-only (an errors=remount-ro disk) for longer than the
-    store step's retries; even deleting a partial file fails meanwhile."""
-    with (
-        local_disk(tmp_path, "64m") as disk,
-        scene("sqlite", tmp_path, deadline_s=DISK_DEADLINE_S) as s,
-    ):
-        run_outage(
-            s,
-            Outage(
-                "disk-read-only",
-                DISK_OUTAGE_S,
-                lambda: disk.remount("ro"),
-                lambda: disk.remount("rw"),
-            ),
-        )
+    store step's retries; even deleting a partial file fails meanwhile. As root, a tmpfs is
+    remounted read-only (permissions do not stop root); otherwise the folders lose their
+    write permission."""
+    files = tmp_path / "files"
+    with ExitStack() as stack:
+        if os.geteuid() == 0:
+            disk = stack.enter_context(local_disk(tmp_path, "64m"))
+            cut, restore = (lambda: disk.remount("ro")), (lambda: disk.remount("rw"))
+        else:
+            cut, restore = (lambda: set_writable(files, False)), (lambda: set_writable(files, True))
+            stack.callback(set_writable, files, True)
+        s = stack.enter_context(scene("sqlite", tmp_path, deadline_s=DISK_DEADLINE_S))
+        run_outage(s, Outage("disk-read-only", DISK_OUTAGE_S, cut, restore))
 
 
 def test_local_disk_full(tmp_path: Path) -> None:
