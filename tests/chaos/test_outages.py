@@ -12,9 +12,11 @@ then restores it. Afterwards the promises of the reliability plan ("Outages outl
 - a failed job is refunded exactly once; the ledger invariants hold; no charge is doubled.
 
 The retry budgets these outages outlast (src/image2ad at the time of writing):
-- store_result: 4 attempts, 1 s x 2 backoff (7 s of waits); within an attempt obstore retries a
-  refused S3 connection 10 times in about 2 s; a local write fails at once; a download from a
-  silent Kie file host times out after IMAGE2AD_DOWNLOAD_TIMEOUT_S (3 s here).
+- store_result: 4 attempts, 1 s x 2 backoff (7 s of waits). Within an attempt obstore retries
+  a failed S3 call (a refused one in about 2 s; a partitioned one, with its 5 s connect timeout,
+  in about 15 s); a local write fails at once; a download from a silent Kie file host times out
+  after IMAGE2AD_DOWNLOAD_TIMEOUT_S (3 s here). The finish workflow then retries after durable
+  pauses until the job's deadline (ADR 0007).
 - database steps (db_step): 8 attempts, 0.2 s x 2 backoff (25.4 s of waits); on SQLite each
   attempt may also wait out the 15 s busy timeout, so about 150 s in all.
 - Kie client: 5 attempts of KIE_TIMEOUT_S (2 s here), 0.5 s x 2 backoff with jitter (under
