@@ -86,7 +86,11 @@ def test_a_callback_for_someone_elses_task_is_not_adopted(live_app: LiveApp) -> 
     """A forged callback naming our job but carrying another task's id changes nothing."""
     user = live_app.user()
     job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(minutes=5))
-    foreign_task = send_create_task(live_app, "https://elsewhere.example/cb")
+    # Another job's task: its callback URL is ours (the emulator calls back nowhere else); it
+    # runs long, so only our check asks about it.
+    live_app.emulator.settings.image_duration_s = 30
+    _, other_callback_url = uncertain_job(live_app, live_app.user().id, timedelta(minutes=5))
+    foreign_task = send_create_task(live_app, other_callback_url)
     checks = live_app.app.state.callback_checks
     with live_app.client() as client:
         response = client.post(callback_url, json={"code": 200, "data": {"taskId": foreign_task}})
