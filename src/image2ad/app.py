@@ -24,12 +24,17 @@ from image2ad.jobs import callbacks, drain, engine, workers
 from image2ad.jobs import endpoints as jobs
 from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
+from image2ad.net.headers import NoSniff
 from image2ad.runtime import Runtime, install
 from image2ad.uploads import endpoints as uploads
 from image2ad.web import routes as web
 from image2ad.web.errors import error_page, is_page
 
 log = logging.getLogger(__name__)
+# Every body the API takes is a small JSON document or form, except an upload (its route sets
+# its own limit) and the built-in emulator's (its app does): a stranger cannot make us buffer
+# more than this.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = False) -> FastAPI:
@@ -82,6 +87,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         version="0.1.0",
         summary="Ad images and videos from Kie.ai, as durable credit-metered jobs.",
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.runtime = runtime
     app.state.callback_checks = CallbackChecks()
@@ -93,6 +99,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     )
+    app.add_middleware(NoSniff)
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(account.router)

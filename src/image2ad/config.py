@@ -15,7 +15,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from image2ad.net.urls import config_host
 
-DEV_SECRET_KEY = "image2ad-dev-secret-change-me"  # noqa: S105 - the well-known embedded default
 DEFAULT_CORS_ORIGINS = [
     "https://image2ad.com",
     "https://www.image2ad.com",
@@ -190,7 +189,11 @@ class Settings(BaseSettings):
     )
     storage_url: str | None = Field(None, description="file://… or s3://bucket/prefix")
     public_url: str | None = Field(None, description="Public base URL used for Kie callbacks")
-    secret_key: str = Field(DEV_SECRET_KEY, description="Signs sessions and result links")
+    secret_key: str | None = Field(
+        None,
+        description="Signs session cookies and result links; unset in the embedded shape = a "
+        "key generated once and kept in data_dir/secret_key (mode 0600)",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CORS_ORIGINS),
         description="Exact origins allowed by CORS (comma-separated)",
@@ -203,7 +206,18 @@ class Settings(BaseSettings):
     executor_id: str | None = Field(None, description="Stable unique id of this process")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     app_version: str = Field("1", description="Pinned durable-workflow application version")
-    signup_credits: int = Field(10, description="Free credits for a new account")
+    signup_credits: int = Field(
+        10, ge=0, description="Free credits granted to every new account (0 = none)"
+    )
+    signup_rate_limit: str = Field(
+        "5/hour",
+        description="Sign-ups per client address (taken accounts count too), e.g. 5/hour",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="Proxies whose X-Forwarded-For/-Proto `serve` believes (comma-separated "
+        "addresses or networks, '*' = any, '' = none)",
+    )
     result_link_ttl_s: int = Field(900, description="Lifetime of signed result links")
     max_result_bytes: int = Field(1024**3, description="Largest result we download")
     api_rate_limit: str = Field("600/minute", description="API requests per user")
@@ -261,9 +275,7 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite") and self.uses_emulator
 
     def check_secrets(self) -> None:
-        """Refuse to run a real deployment with the well-known development secret."""
-        if self.secret_key == DEV_SECRET_KEY and not self.is_embedded:
-            raise SystemExit(
-                "IMAGE2AD_SECRET_KEY must be set to a private random value outside the "
-                "embedded/dev setup (SQLite + built-in emulator)."
-            )
+        """Refuse to start without a usable signing key (image2ad/secret_key.py)."""
+        from image2ad.secret_key import signing_key
+
+        signing_key(self)

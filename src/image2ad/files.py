@@ -21,20 +21,21 @@ async def signed_file(token: str, rt: RuntimeDep) -> Response:
     if target is None:
         raise NotFound("This link is not valid or has expired.")
 
-    def load() -> str | None:
+    def load() -> tuple[str, str] | None:
         with rt.db.session(read_only=True) as session:
             job = repository.get(session, target.job_id)
             if job is None or job.deleted_at is not None:
                 return None
             if job.status != JobStatus.COMPLETED.value:
                 return None
-            if target.key == job.result_path:
-                return job.result_content_type or "application/octet-stream"
-            if target.key == job.poster_path:
-                return "image/jpeg"
+            if job.result_path is not None and target.names(job.result_path):
+                return job.result_path, job.result_content_type or "application/octet-stream"
+            if job.poster_path is not None and target.names(job.poster_path):
+                return job.poster_path, "image/jpeg"
             return None
 
-    content_type = await asyncio.to_thread(load)
-    if content_type is None:
+    found = await asyncio.to_thread(load)
+    if found is None:
         raise NotFound("This link is not valid or has expired.")
-    return await serve_object(rt, target.key, content_type)
+    key, content_type = found
+    return await serve_object(rt, key, content_type)

@@ -21,6 +21,7 @@ from image2ad.net.urls import Allowlist
 from image2ad.providers.catalog import Catalog
 from image2ad.providers.kie import KieClient
 from image2ad.ratelimit import RateLimiter
+from image2ad.secret_key import signing_key
 from image2ad.storage.base import Storage
 from image2ad.storage.factory import storage_from_url
 
@@ -43,9 +44,12 @@ class Runtime:
     live_workers: int = 1
     emulator_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     """The built-in emulator's API key: made at each start, known only to this process."""
+    # Signs session cookies and result links (image2ad/secret_key.py); never logged.
+    secret_key: str = field(default="", repr=False)
 
     @classmethod
     def build(cls, settings: Settings, role: str = "serve") -> Runtime:
+        key = signing_key(settings)
         return cls(
             settings=settings,
             db=Database(
@@ -55,8 +59,9 @@ class Runtime:
             ),
             storage=storage_from_url(settings.resolved_storage_url, settings.storage),
             catalog=Catalog.load(settings.catalog_file),
-            signer=LinkSigner(settings.secret_key, settings.result_link_ttl_s),
+            signer=LinkSigner(key, settings.result_link_ttl_s),
             role=role,
+            secret_key=key,
         )
 
     @property

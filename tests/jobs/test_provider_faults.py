@@ -255,7 +255,8 @@ def test_signed_links_expire_and_name_one_object() -> None:
     signer = LinkSigner("k" * 32, ttl_s=900)
     token = signer.sign("job-1", "results/u/text-to-image/job-1-1.png")
     target = signer.verify(token)
-    assert target is not None and target.key.endswith("job-1-1.png")
+    assert target is not None and target.names("results/u/text-to-image/job-1-1.png")
+    assert not target.names("results/u/text-to-image/job-1-2.png")
     assert LinkSigner("k" * 32, ttl_s=-1).verify(token) is None  # past its lifetime
     assert LinkSigner("other-key" * 4, ttl_s=900).verify(token) is None
     assert signer.verify(token[:-3] + "abc") is None

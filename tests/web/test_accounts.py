@@ -109,11 +109,11 @@ def test_login_never_redirects_off_site(live_app: LiveApp) -> None:
 def test_repeated_wrong_passwords_get_429_with_retry_after(live_app: LiveApp) -> None:
     user = live_app.user()
     with Browserish(live_app) as client:
-        for _ in range(login_throttle.per_email):
+        for _ in range(login_throttle.rules["a"].free):
             assert client.login(user.email, "wrong password").status_code == 401
         blocked = client.login(user.email, PASSWORD)
         assert blocked.status_code == 429
         assert int(blocked.headers["retry-after"]) > 0
         assert "Too many failed attempts" in blocked.text
         assert client.api("GET", "/api/v1/me").status_code == 401
-    login_throttle.succeeded(user.email)
+    login_throttle.succeeded(user.email, "127.0.0.1")

@@ -1,8 +1,9 @@
-"""The web session: a signed cookie naming the user and carrying the session's CSRF token.
+"""The web session cookie: signed, carrying the session's CSRF token and, once signed in, the
+random token of a server-side session (auth/session_store.py).
 
-The cookie is HttpOnly, so a page learns its CSRF token only from the HTML the server renders
-(a synchronizer token that lives in the signed cookie instead of a server-side table). Anonymous
-visitors get a session too, so the login and signup forms are protected the same way.
+The cookie is HttpOnly, so a page learns its CSRF token only from the HTML the server renders.
+Anonymous visitors get a cookie too (no server row), so the login and signup forms are protected
+the same way. Who is signed in is decided by the sessions table, never by the cookie alone.
 """
 
 from __future__ import annotations
@@ -27,13 +28,24 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class WebSession:
     csrf: str
     user_id: str | None = None
+    # The server-side session's token (in the cookie only) and row id, when signed in.
+    token: str | None = None
+    record_id: str | None = None
     # True until the cookie has been sent to the browser.
     fresh: bool = False
 
 
-def new_session(user_id: str | None = None) -> WebSession:
+def new_session(
+    user_id: str | None = None, token: str | None = None, record_id: str | None = None
+) -> WebSession:
     """A session with its own CSRF token; a new one is issued at login and logout."""
-    return WebSession(csrf=secrets.token_urlsafe(32), user_id=user_id, fresh=True)
+    return WebSession(
+        csrf=secrets.token_urlsafe(32),
+        user_id=user_id,
+        token=token,
+        record_id=record_id,
+        fresh=True,
+    )
 
 
 class SessionCodec:
@@ -42,10 +54,14 @@ class SessionCodec:
         self.max_age_s = max_age_s
 
     def dumps(self, session: WebSession) -> str:
-        return self._serializer.dumps({"c": session.csrf, "u": session.user_id})
+        data = {"c": session.csrf}
+        if session.token is not None:
+            data["s"] = session.token
+        return self._serializer.dumps(data)
 
     def loads(self, value: str | None) -> WebSession | None:
-        """The session a cookie carries, or None when it is missing, forged or expired."""
+        """What a cookie carries (CSRF token, session token; no user yet), or None when it is
+        missing, forged or expired."""
         if not value:
             return None
         try:
@@ -54,8 +70,8 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user_id = data.get("u")
-        return WebSession(csrf=data["c"], user_id=user_id if isinstance(user_id, str) else None)
+        token = data.get("s")
+        return WebSession(csrf=data["c"], token=token if isinstance(token, str) else None)
 
 
 def is_https(conn: HTTPConnection) -> bool:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
+import asyncio
+import dataclasses
 from functools import lru_cache
 
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 
-from image2ad.auth import repository
+from image2ad.auth import session_store
+from image2ad.auth.login_throttle import LoginThrottle
 from image2ad.auth.sessions import (
     COOKIE_NAME,
     CSRF_FIELD,
@@ -38,30 +37,49 @@ def _codec_for(secret_key: str) -> SessionCodec:
 
 
 def codec(rt: Runtime) -> SessionCodec:
-    return _codec_for(rt.settings.secret_key)
+    if not rt.secret_key:
+        raise RuntimeError("the runtime has no signing key")
+    return _codec_for(rt.secret_key)
 
 
 def current_session(conn: HTTPConnection, rt: Runtime) -> WebSession:
-    """The request's session, decoded once; a fresh anonymous one when the cookie is absent."""
+    """The request's session, resolved once: signed in only while its server row is live.
+
+    A fresh anonymous session when the cookie is absent or forged; when its server session was
+    revoked or has expired, the cookie's CSRF token is kept and the cookie is re-sent without it.
+    """
     cached = getattr(conn.state, "web_session", None)
     if isinstance(cached, WebSession):
         return cached
-    session = codec(rt).loads(conn.cookies.get(COOKIE_NAME)) or new_session()
-    conn.state.web_session = session
+    carried = codec(rt).loads(conn.cookies.get(COOKIE_NAME))
+    user: User | None = None
+    if carried is None:
+        session = new_session()
+    elif carried.token is None:
+        session = carried
+    else:
+        found = session_store.find(rt.db, carried.token)
+        if found is None:
+            session = WebSession(csrf=carried.csrf, fresh=True)
+        else:
+            user = found.user
+            session = dataclasses.replace(carried, user_id=found.user.id, record_id=found.record_id)
+    replace_session(conn, session, user)
     return session
 
 
-def replace_session(conn: HTTPConnection, session: WebSession) -> None:
+def replace_session(conn: HTTPConnection, session: WebSession, user: User | None = None) -> None:
     """Use `session` for the rest of this request (login and logout issue a new one)."""
     conn.state.web_session = session
+    conn.state.web_session_user = user
 
 
 def session_user(conn: HTTPConnection, rt: Runtime) -> User | None:
     session = current_session(conn, rt)
     if session.user_id is None:
         return None
-    with rt.db.session(read_only=True) as db:
-        return repository.get_user(db, session.user_id)
+    user = getattr(conn.state, "web_session_user", None)
+    return user if isinstance(user, User) else None
 
 
 def check_csrf(conn: HTTPConnection, rt: Runtime, token: str | None) -> None:
@@ -85,53 +103,21 @@ def cookie_user(request: Request, rt: Runtime) -> User | None:
 
 async def checked_form(request: Request, rt: Runtime) -> FormData:
     """The posted form, after the origin and CSRF checks."""
+    # Resolving the session may read the database: not on the event loop.
+    await asyncio.to_thread(current_session, request, rt)
     form = await request.form()
     token = form.get(CSRF_FIELD)
     check_csrf(request, rt, token if isinstance(token, str) else None)
     return form
 
 
-class LoginThrottle:
-    """Failed logins per email and per client address, in a sliding window (per process)."""
-
-    def __init__(self, per_email: int = 10, per_client: int = 100, window_s: float = 900.0):
-        self.per_email = per_email
-        self.per_client = per_client
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, email: str, client: str) -> int | None:
-        """Seconds to wait before trying again, or None when a try is allowed now."""
-        now = time.monotonic()
-        waits = []
-        with self._lock:
-            for key, limit in ((f"e:{email}", self.per_email), (f"c:{client}", self.per_client)):
-                stamps = self._pruned(key, now)
-                if len(stamps) >= limit:
-                    waits.append(stamps[0] + self.window_s - now)
-        return max(1, math.ceil(max(waits))) if waits else None
-
-    def failed(self, email: str, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 100_000:
-                for key in list(self._failures):
-                    self._pruned(key, now)
-            for key in (f"e:{email}", f"c:{client}"):
-                self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(f"e:{email}", None)
-
-    def _pruned(self, key: str, now: float) -> deque[float]:
-        stamps = self._failures.get(key, deque())
-        while stamps and stamps[0] <= now - self.window_s:
-            stamps.popleft()
-        if not stamps:
-            self._failures.pop(key, None)
-        return stamps
-
-
 login_throttle = LoginThrottle()
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The client's address: the socket peer, or what a trusted proxy forwarded.
+
+    uvicorn rewrites the peer from X-Forwarded-For only when the proxy's address is in
+    IMAGE2AD_FORWARDED_ALLOW_IPS (cli `serve`); the header itself is never read here.
+    """
+    return conn.client.host if conn.client else ""

@@ -74,6 +74,7 @@ def serve(
     import uvicorn
 
     from image2ad.app import create_app
+    from image2ad.net.http_protocol import BoundedHeadProtocol
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -90,6 +91,7 @@ def serve(
         log_config=logs.log_config(settings.log_level),
         proxy_headers=True,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) or None,
+        http=BoundedHeadProtocol,
     )
     _exit_drained()
 

@@ -142,6 +142,14 @@ async def get_result(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response
     return await serve_object(rt, key, content_type)
 
 
+# A served file is never a document of ours: no script, no plugin, no same-origin access, even
+# when opened directly; and always taken for the type we say.
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
 async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
     filename = key.rsplit("/", 1)[-1]
     path = rt.storage.local_path(key)
@@ -150,13 +158,19 @@ async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
             raise NotFound("The stored result is missing.")
         # FileResponse answers Range requests, so browsers can seek in videos.
         return FileResponse(
-            path, media_type=content_type, filename=filename, content_disposition_type="inline"
+            path,
+            media_type=content_type,
+            filename=filename,
+            content_disposition_type="inline",
+            headers=FILE_HEADERS,
         )
     url = await presigned_url(rt.storage, key)
     if url is not None:
         # A remote store serves the bytes (and Range requests) itself through a link that
         # expires within minutes; the caller's right to the object was checked before this.
-        return RedirectResponse(url, status_code=307)
+        # The object carries its Content-Type and Content-Disposition from its upload
+        # (storage/s3.py): the presigned URL cannot add response-* overrides.
+        return RedirectResponse(url, status_code=307, headers=FILE_HEADERS)
     try:
         size = await rt.storage.size(key)
     except ObjectNotFound:
@@ -165,6 +179,7 @@ async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
         rt.storage.read(key),
         media_type=content_type,
         headers={
+            **FILE_HEADERS,
             "Content-Length": str(size),
             "Content-Disposition": f'inline; filename="{filename}"',
         },

@@ -8,6 +8,7 @@ from image2ad.models.storage_cleanup import StorageCleanup
 from image2ad.models.upload import Upload
 from image2ad.models.usage_event import UsageEvent
 from image2ad.models.user import User
+from image2ad.models.web_session import WebSession
 from image2ad.models.worker import WorkerHeartbeat
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "Upload",
     "UsageEvent",
     "User",
+    "WebSession",
     "WorkerHeartbeat",
 ]

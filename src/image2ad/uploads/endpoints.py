@@ -22,7 +22,7 @@ router = APIRouter(
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 
-@router.post("/uploads", status_code=201, response_model=UploadOut)
+@router.post("/uploads", status_code=201, response_model=UploadOut, max_body_size=MAX_REQUEST_BYTES)
 async def create_upload(
     request: Request, file: UploadFile, user: CurrentUser, rt: RuntimeDep
 ) -> UploadOut:

@@ -13,6 +13,12 @@ from image2ad.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # Kie's limit for reference images
 MAX_PIXELS = 40_000_000  # our own cap: Pillow only warns at ~89 M pixels
 MAX_SIDE = 12_000
+# Kie's models make images of a few megapixels: a larger reference is kept at this size.
+REFERENCE_SIDE = 4096
+# Memory one decode may take for its pixels. A few bytes of PNG can claim 40 M pixels, and the
+# decoded image is what costs: with DECODE_SLOTS (uploads/service.py) decodes at a time, this
+# bounds what uploads can make a process hold.
+DECODE_BUDGET_BYTES = 128 * 1024 * 1024
 
 # Formats by magic bytes; the name and Content-Type the client sends are ignored.
 FORMATS = {
@@ -51,7 +57,8 @@ def clean(data: bytes) -> CleanImage:
     fmt = sniff(data)
     too_big = InvalidInput(
         f"The image is too large: the limit is {MAX_PIXELS // 1_000_000} megapixels and "
-        f"{MAX_SIDE} px per side.",
+        f"{MAX_SIDE} px per side, and less for colour PNG and WebP images (about "
+        f"{DECODE_BUDGET_BYTES // 4_000_000} and {DECODE_BUDGET_BYTES // 8_000_000} megapixels).",
         field="file",
     )
     try:
@@ -62,18 +69,45 @@ def clean(data: bytes) -> CleanImage:
                 width, height = image.size
                 if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
                     raise too_big
+                if fmt == "JPEG":
+                    _decode_reduced(image)
+                if decoded_bytes(image, fmt) > DECODE_BUDGET_BYTES:
+                    raise too_big
                 image.load()
-                return _encode(ImageOps.exif_transpose(image), fmt)
+                image.thumbnail((REFERENCE_SIDE, REFERENCE_SIDE), reducing_gap=2.0)
+                ImageOps.exif_transpose(image, in_place=True)
+                return _encode(image, fmt)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise too_big from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput("The file is not a readable image.", field="file") from exc
 
 
+def _decode_reduced(image: Image.Image) -> None:
+    """Have a JPEG decoded at 1/2, 1/4 or 1/8 scale (in the DCT, at that memory cost) when it is
+    at least twice the reference size."""
+    width, height = image.size
+    scale = max(width, height) / (REFERENCE_SIDE // 2)
+    if scale >= 2:
+        image.draft(None, (max(1, int(width / scale)), max(1, int(height / scale))))
+
+
+def decoded_bytes(image: Image.Image, fmt: str) -> int:
+    """What decoding the image will allocate for its pixels (Pillow keeps 8-bit modes in one
+    byte a pixel, 16-bit ones in two and every other in four)."""
+    mode = image.mode
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    # libwebp decodes into its own buffer, which is then copied.
+    copies = 2 if fmt == "WEBP" else 1
+    return image.width * image.height * per_pixel * copies
+
+
 def _encode(image: Image.Image, fmt: str) -> CleanImage:
     # A fresh image carries pixels only: no EXIF, GPS, XMP, comments or text chunks.
     if fmt == "JPEG":
         pixels = image.convert("RGB")
+    elif image.mode == "1":
+        pixels = image.convert("L")  # a quarter of RGB's memory, the same picture
     elif image.mode not in ("RGB", "RGBA", "L", "LA"):
         pixels = image.convert(
             "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from image2ad.errors import NotFound
 from image2ad.models import Upload, User
@@ -17,6 +18,8 @@ from image2ad.uploads.images import clean
 from image2ad.uploads.schemas import UploadOut
 
 _UNSAFE = re.compile(r"[^\w .()-]+")
+DECODE_SLOTS = 2
+_decoders = ThreadPoolExecutor(DECODE_SLOTS, thread_name_prefix="image-decode")
 
 
 def display_name(filename: str | None) -> str:
@@ -37,7 +40,9 @@ def to_out(upload: Upload) -> UploadOut:
 
 
 async def create(rt: Runtime, user: User, data: bytes, filename: str | None) -> UploadOut:
-    image = await asyncio.to_thread(clean, data)
+    # Decodes wait for one of a few threads of their own: the memory they may take is bounded
+    # (DECODE_BUDGET_BYTES each), and the shared threads stay free for the database.
+    image = await asyncio.get_running_loop().run_in_executor(_decoders, clean, data)
     upload_id = new_id()
     key = f"uploads/{user.id}/{upload_id}.{image.extension}"
 

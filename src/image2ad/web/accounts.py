@@ -1,4 +1,5 @@
-"""Sign up, log in, log out. Passwords are Argon2id; the session is a signed cookie."""
+"""Sign up, log in, log out. Passwords are Argon2id; sessions are server-side rows named by a
+random token in a signed cookie (auth/session_store.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from image2ad.auth import repository, web
+from image2ad.auth import repository, session_store, web
 from image2ad.auth import service as auth
 from image2ad.auth.passwords import verify_password
 from image2ad.auth.sessions import new_session, set_cookie
 from image2ad.deps import RuntimeDep
-from image2ad.errors import Conflict, InvalidInput
+from image2ad.errors import Conflict, InvalidInput, RateLimited
 from image2ad.runtime import Runtime
 from image2ad.web.deps import CheckedForm, OptionalUser, text
 from image2ad.web.render import render
@@ -37,12 +38,33 @@ def safe_next(value: str | None) -> str:
 
 
 def start_session(request: Request, rt: Runtime, user_id: str | None, to: str) -> Response:
-    """Issue a new session (and CSRF token) and go to `to`; the old token stops working."""
-    session = new_session(user_id)
+    """Issue a new session (and CSRF token) and go to `to`; the old token stops working.
+
+    Blocking (a database write when signing in): call it from a worker thread.
+    """
+    if user_id is None:
+        session = new_session()
+    else:
+        opened = session_store.open_session(
+            rt.db,
+            user_id,
+            max_age_s=web.codec(rt).max_age_s,
+            user_agent=request.headers.get("user-agent", ""),
+            client_address=web.client_address(request),
+        )
+        session = new_session(user_id, opened.token, opened.record_id)
     web.replace_session(request, session)
     response = RedirectResponse(to, status_code=303)
     set_cookie(response, request, web.codec(rt), session)
     return response
+
+
+def end_session(request: Request, rt: Runtime, to: str = "/login") -> Response:
+    """Revoke this browser's server session, so no copy of its cookie works any more."""
+    session = web.current_session(request, rt)
+    if session.user_id is not None and session.record_id is not None:
+        session_store.revoke(rt.db, session.user_id, session.record_id)
+    return start_session(request, rt, None, to)
 
 
 @router.get("/")
@@ -61,10 +83,25 @@ def signup_page(request: Request, user: OptionalUser, next: str | None = None) -
 async def signup(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response:
     email, password = text(form, "email", 320), text(form, "password", MAX_PASSWORD_LENGTH + 1)
     to = safe_next(text(form, "next"))
+    address = web.client_address(request)
 
     def create() -> str:
         if len(password) > MAX_PASSWORD_LENGTH:
             raise InvalidInput("Use a password of at most 1024 characters.", field="password")
+        auth.normalize_email(email)
+        if len(password) < auth.MIN_PASSWORD_LENGTH:
+            raise InvalidInput(
+                f"Use a password of at least {auth.MIN_PASSWORD_LENGTH} characters.",
+                field="password",
+            )
+        # Counted once the input is valid, whether the account is new or taken: probing for
+        # existing accounts costs a stranger the same as creating them (docs/adr/0009).
+        rt.limiter.hit(
+            rt.settings.signup_rate_limit,
+            "signup",
+            address,
+            message="Too many new accounts from your network.",
+        )
         with rt.db.session() as session:
             user = auth.create_user(
                 session, email, password=password, credits_granted=rt.settings.signup_credits
@@ -73,7 +110,7 @@ async def signup(request: Request, form: CheckedForm, rt: RuntimeDep) -> Respons
 
     try:
         user_id = await asyncio.to_thread(create)
-    except (InvalidInput, Conflict) as exc:
+    except (InvalidInput, Conflict, RateLimited) as exc:
         return render(
             request,
             "signup.html",
@@ -83,8 +120,9 @@ async def signup(request: Request, form: CheckedForm, rt: RuntimeDep) -> Respons
             error=exc.message,
             error_field=exc.extra.get("field"),
             status_code=exc.status_code,
+            headers=exc.headers,
         )
-    return start_session(request, rt, user_id, to)
+    return await asyncio.to_thread(start_session, request, rt, user_id, to)
 
 
 @router.get("/login")
@@ -99,7 +137,7 @@ async def login(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response
     email = text(form, "email", 320).strip().lower()
     password = text(form, "password", MAX_PASSWORD_LENGTH + 1)
     to = safe_next(text(form, "next"))
-    client = request.client.host if request.client else ""
+    client = web.client_address(request)
 
     def failure(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
         return render(
@@ -134,10 +172,10 @@ async def login(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response
     if user_id is None:
         web.login_throttle.failed(email, client)
         return failure("Email or password is incorrect.", 401)
-    web.login_throttle.succeeded(email)
-    return start_session(request, rt, user_id, to)
+    web.login_throttle.succeeded(email, client)
+    return await asyncio.to_thread(start_session, request, rt, user_id, to)
 
 
 @router.post("/logout")
 def logout(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response:
-    return start_session(request, rt, None, "/login")
+    return end_session(request, rt)

@@ -1,4 +1,5 @@
-"""The API keys page: create a key (shown once) and revoke keys."""
+"""The API keys page: create a key (shown once) and revoke keys; it also lists the signed-in
+browsers (web/sessions.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from image2ad.auth import repository
+from image2ad.auth import repository, session_store, web
 from image2ad.auth import service as auth
 from image2ad.deps import RuntimeDep
 from image2ad.models import User
@@ -23,11 +24,14 @@ def _page(
 ) -> Response:
     with rt.db.session(read_only=True) as session:
         keys = repository.list_keys(session, user.id)
+        sessions = session_store.live_sessions(session, user.id)
     return render(
         request,
         "api_keys.html",
         user=user,
         keys=keys,
+        sessions=sessions,
+        this_session=web.current_session(request, rt).record_id,
         new_key=new_key,
         active="api-keys",
         status_code=status,

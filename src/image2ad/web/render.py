@@ -28,6 +28,7 @@ templates.env.globals.update(
     stage_percent=labels.stage_percent,
     credits_text=labels.credits_text,
     when=labels.when,
+    device_label=labels.device_label,
     status_text=labels.STATUS_TEXT,
     stage_names=labels.STAGE_TEXT,
     csrf_field=CSRF_FIELD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from image2ad.web import accounts, generate, keys, library
+from image2ad.web import accounts, generate, keys, library, sessions
 from image2ad.web.render import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
@@ -13,6 +13,7 @@ router.include_router(accounts.router)
 router.include_router(generate.router)
 router.include_router(library.router)
 router.include_router(keys.router)
+router.include_router(sessions.router)
 
 
 def static_files() -> StaticFiles:

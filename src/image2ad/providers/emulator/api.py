@@ -133,4 +133,4 @@ class KieApi:
             await _released(lambda: self.state.hold_results)
         self.state.served_results.append(task_id)
         etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
-        return file_response(request, data, media_type(name), etag)
+        return file_response(request, data, media_type(name), etag, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,9 +37,16 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(int(last), size - 1) if last else size - 1
 
 
-def file_response(request: Request, data: bytes, media_type: str, etag: str) -> Response:
+def file_response(
+    request: Request, data: bytes, media_type: str, etag: str, filename: str
+) -> Response:
     """200 with the whole file, 206 with the requested part, or 416 past its end."""
-    headers = {"Accept-Ranges": "bytes", "ETag": etag}
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f"inline; filename*=utf-8''{quote(filename, safe='')}",
+    }
     if_range = request.headers.get("if-range")
     # A stale If-Range (another ETag, or a date: we send no Last-Modified) means "send it all".
     wanted = request.headers.get("range") if if_range in (None, etag) else None

@@ -161,7 +161,7 @@ class UploadApi:
         if stored is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
         etag = f'"{stored.uploaded_at_ms:x}-{len(stored.data):x}"'
-        return file_response(request, stored.data, stored.mime_type, etag)
+        return file_response(request, stored.data, stored.mime_type, etag, stored.name)
 
 
 async def _read_capped(file: UploadFile) -> bytes:
