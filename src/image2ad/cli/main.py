@@ -23,6 +23,7 @@ from image2ad.config import Settings
 from image2ad.credits import service as credits
 from image2ad.db import Database
 from image2ad.errors import DomainError
+from image2ad.net.proxies import uvicorn_proxy_options
 from image2ad.sqlite import SQLiteTooOld
 
 log = logging.getLogger("image2ad.cli")
@@ -89,7 +90,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=logs.log_config(settings.log_level),
-        proxy_headers=True,
+        **uvicorn_proxy_options(settings),
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) or None,
         http=BoundedHeadProtocol,
     )
