@@ -214,9 +214,9 @@ class Settings(BaseSettings):
         description="Sign-ups per client address (taken accounts count too), e.g. 5/hour",
     )
     forwarded_allow_ips: str = Field(
-        "127.0.0.1,::1",
+        default_factory=lambda: os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
         description="Proxies whose X-Forwarded-For/-Proto `serve` believes (comma-separated "
-        "addresses or networks, '*' = any, '' = none)",
+        "addresses or networks, '*' = any, '' = none; uvicorn's FORWARDED_ALLOW_IPS also works)",
     )
     result_link_ttl_s: int = Field(900, description="Lifetime of signed result links")
     max_result_bytes: int = Field(1024**3, description="Largest result we download")

@@ -22,7 +22,7 @@ from tests.fixtures import factories
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
-from tests.web.session import PASSWORD
+from tests.web.session import PASSWORD, Browserish
 
 pytestmark = [
     pytest.mark.browser,
@@ -360,3 +360,24 @@ def test_library_job_and_api_key_pages(
     shoot(page, shots, "api-keys")
     page.get_by_role("button", name="Revoke laptop").click()
     expect(page.locator("tr", has_text="laptop")).to_contain_text("Revoked")
+
+
+def test_signed_in_browsers_and_log_out_everywhere(
+    page: Page, live_app: LiveApp, shots: Path
+) -> None:
+    user = live_app.user()
+    with Browserish(live_app) as phone:
+        phone.http.headers["User-Agent"] = (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Version/18.0 Safari/605.1.15"
+        )
+        assert phone.login(user.email).status_code == 303
+        log_in(page, live_app, user)
+        page.goto(f"{live_app.base_url}/settings/api-keys")
+        sessions = page.locator("table.sessions tbody tr")
+        expect(sessions).to_have_count(2)
+        expect(page.locator("table.sessions")).to_contain_text("Safari on iOS")
+        expect(page.locator("table.sessions")).to_contain_text("This browser")
+        shoot(page, shots, "api-keys-sessions", focus=".log-out-all")
+        page.get_by_role("button", name="Log out everywhere").click()
+        page.wait_for_url(f"{live_app.base_url}/login")
+        assert phone.api("GET", "/api/v1/me").status_code == 401

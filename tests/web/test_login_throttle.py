@@ -117,6 +117,16 @@ def test_quiet_keys_start_over_and_the_address_limit_spans_accounts() -> None:
     assert throttle.retry_after("anyone@example.com", "203.0.113.3") is None
 
 
+def test_uvicorns_own_variable_still_names_the_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.5")
+    assert uvicorn_proxy_options(Settings()) == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "10.0.0.5",
+    }
+    monkeypatch.setenv("IMAGE2AD_FORWARDED_ALLOW_IPS", "")
+    assert uvicorn_proxy_options(Settings()) == {"proxy_headers": False}
+
+
 def test_memory_is_bounded() -> None:
     throttle = LoginThrottle(max_keys=100)
     for n in range(1000):
@@ -164,6 +174,8 @@ def test_the_forwarded_address_is_believed_only_from_trusted_proxies(
     trusted: str | None, seen: str
 ) -> None:
     settings = Settings() if trusted is None else Settings(forwarded_allow_ips=trusted)
+    if trusted is None:
+        assert settings.forwarded_allow_ips == "127.0.0.1,::1"
     with served(settings) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
         assert client.get("/", headers={"X-Forwarded-For": "203.0.113.50"}).text == seen
         assert client.get("/").text == "127.0.0.1"
