@@ -17,6 +17,7 @@ from image2ad.models import User
 from image2ad.providers.catalog import Catalog
 from tests.fixtures.emulator import wait_until
 from tests.fixtures.factories import assert_ledger_invariants, create_user
+from tests.fixtures.hostile import report
 from tests.fixtures.live_app import LiveApp
 
 BODY = {"type": "text-to-image", "prompt": "Gold watch on black velvet", "aspect_ratio": "4:5"}
@@ -97,10 +98,18 @@ def test_keep_policy_charges_and_a_late_result_is_never_served(keep_policy: Live
         task = emulator.tasks[task_id]
         at_kie = client.get(f"/_emulator/files/{task_id}/{task.result_names[0]}")
         balance = client.get("/api/v1/me").json()["credits"]
-    assert final["status"] == "canceled" and final["result_path"] is None
-    assert final["result_url"] is None
-    assert result.status_code == 404
-    assert at_kie.status_code == 404, "the provider's file is not reachable by the task id"
-    assert task_id not in emulator.served_results, "a canceled job's result is not downloaded"
-    assert balance == 0
+    assert report(
+        "8 cancel after submit",
+        "test_keep_policy_charges_and_a_late_result_is_never_served",
+        expected="keep: canceled, credit kept; late result: not stored, not served, 404 at Kie",
+        observed=f"{final['status']}, refunded {canceled['credits_refunded']}, balance "
+        f"{balance}, result {result.status_code}, Kie file by task id {at_kie.status_code}",
+        passed=final["status"] == "canceled"
+        and final["result_path"] is None
+        and final["result_url"] is None
+        and result.status_code == 404
+        and at_kie.status_code == 404
+        and task_id not in emulator.served_results
+        and balance == 0,
+    )
     assert_ledger_invariants(live_app.db, user.id)
