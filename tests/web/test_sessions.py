@@ -18,7 +18,7 @@ from image2ad.auth.sessions import COOKIE_NAME
 from image2ad.models import WebSession
 from tests.fixtures.hostile import report
 from tests.fixtures.live_app import LiveApp
-from tests.web.session import Browserish, signed_in
+from tests.web.session import PASSWORD, Browserish, signed_in
 
 
 def copy_of(client: Browserish) -> httpx.Client:
@@ -46,6 +46,17 @@ def test_logout_revokes_a_copied_cookie(live_app: LiveApp) -> None:
         observed=f"GET /api/v1/me -> {after}, GET /settings/api-keys -> {page}",
         passed=after == 401 and page == 303,
     )
+
+
+def test_signing_in_again_ends_the_previous_session(live_app: LiveApp) -> None:
+    user = live_app.user()
+    with signed_in(live_app, user) as browser, copy_of(browser) as earlier:
+        # A login form left open in another tab, posted while signed in.
+        again = browser.submit("/login", {"email": user.email, "password": PASSWORD})
+        assert again.status_code == 303
+        assert browser.api("GET", "/api/v1/me").status_code == 200
+        assert earlier.get("/api/v1/me").status_code == 401
+        assert len(sessions_of(live_app, user.id)) == 1
 
 
 def test_the_cookie_holds_a_token_whose_hash_alone_is_stored(live_app: LiveApp) -> None:

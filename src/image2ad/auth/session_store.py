@@ -114,4 +114,3 @@ def revoke(db: Database, user_id: str, record_id: str | None = None) -> int:
     with db.session() as session:
         result = session.execute(query.values(revoked_at=utcnow()))
         return int(getattr(result, "rowcount", 0) or 0)
-

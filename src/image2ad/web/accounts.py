@@ -42,6 +42,10 @@ def start_session(request: Request, rt: Runtime, user_id: str | None, to: str) -
 
     Blocking (a database write when signing in): call it from a worker thread.
     """
+    previous = web.current_session(request, rt)
+    if previous.user_id is not None and previous.record_id is not None:
+        # Signing in again replaces this browser's session; the old token must not live on.
+        session_store.revoke(rt.db, previous.user_id, previous.record_id)
     if user_id is None:
         session = new_session()
     else:
@@ -61,9 +65,6 @@ def start_session(request: Request, rt: Runtime, user_id: str | None, to: str) -
 
 def end_session(request: Request, rt: Runtime, to: str = "/login") -> Response:
     """Revoke this browser's server session, so no copy of its cookie works any more."""
-    session = web.current_session(request, rt)
-    if session.user_id is not None and session.record_id is not None:
-        session_store.revoke(rt.db, session.user_id, session.record_id)
     return start_session(request, rt, None, to)
 
 
