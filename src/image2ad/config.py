@@ -218,7 +218,9 @@ class Settings(BaseSettings):
         description="Proxies whose X-Forwarded-For/-Proto `serve` believes (comma-separated "
         "addresses or networks, '*' = any, '' = none; uvicorn's FORWARDED_ALLOW_IPS also works)",
     )
-    result_link_ttl_s: int = Field(900, description="Lifetime of signed result links")
+    result_link_ttl_s: int = Field(
+        900, ge=1, le=900, description="Lifetime of signed result links (at most 15 minutes)"
+    )
     max_result_bytes: int = Field(1024**3, description="Largest result we download")
     api_rate_limit: str = Field("600/minute", description="API requests per user")
     job_rate_limit: str = Field("60/minute", description="Job creations per user")

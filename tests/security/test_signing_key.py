@@ -116,6 +116,12 @@ def test_no_key_no_start(tmp_path: Path, overrides: dict[str, Any]) -> None:
     assert not (tmp_path / FILE_NAME).exists()
 
 
+def test_result_links_live_at_most_15_minutes() -> None:
+    assert Settings().result_link_ttl_s == 900
+    with pytest.raises(ValueError, match="less than or equal to 900"):
+        Settings(result_link_ttl_s=3600)
+
+
 def test_a_cookie_made_from_a_user_id_signs_no_one_in(live_app: LiveApp) -> None:
     """Even with the deployment's own key: who is signed in is decided by the sessions table."""
     user = live_app.user()
