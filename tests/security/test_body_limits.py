@@ -54,3 +54,16 @@ def test_every_route_refuses_an_oversized_body(live_app: LiveApp) -> None:
         observed=f"not refused: {refused}" if refused else "all 413",
         passed=not refused and credits == 1,
     ), answers
+
+
+def test_the_builtin_emulator_keeps_its_own_limit(live_app: LiveApp) -> None:
+    # Our own Kie client uploads reference images of up to 10 MB to it.
+    key = live_app.app.state.runtime.kie_api_key
+    with live_app.client() as client:
+        reply = client.post(
+            "/_emulator/api/file-stream-upload",
+            files={"file": ("ref.png", b"\x89PNG\r\n\x1a\n" + b"0" * (3 * MIB))},
+            data={"uploadPath": "refs", "fileName": "ref.png"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert reply.status_code == 200 and reply.json()["code"] == 200, reply.text
