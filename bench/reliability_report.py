@@ -1,6 +1,6 @@
 """docs/reliability.md, rendered from the artifacts of one CI run; never edited by hand.
 
-    .ci/run                                     # writes reports/: run.json, junit.xml, chaos.jsonl
+    .ci/run                 # writes reports/: run.json, junit.xml, chaos.jsonl, hostile.jsonl
     make reliability-report                     # = python -m bench.reliability_report reports
     .venv/bin/python -m bench.reliability_report record reports   # run.json (called by .ci/run)
 
@@ -256,6 +256,7 @@ def render(reports: Path) -> str:
             "",
             *chaos_section(bench["runs"]),
         ]
+    lines += hostile_section(load_chaos(reports / "hostile.jsonl"))
     lines += [
         "",
         "## Promises and their tests",
@@ -292,6 +293,27 @@ def render(reports: Path) -> str:
         "The soak (L2) runs by hand: see [soak.md](soak.md).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def hostile_section(rows: list[dict[str, Any]]) -> list[str]:
+    """One row per test of tests/fixtures/hostile.py's report: what a stranger tried, the
+    bound expected, what the run observed (peak RSS growth of a real server where measured)."""
+    lines = ["", "## Hostile input", ""]
+    if not rows:
+        return [*lines, "No hostile-input report in this run's artifacts."]
+    lines += [
+        "| Finding | Test | Expected | Observed | Peak RSS growth | Passed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in sorted(rows, key=lambda r: (str(r["finding"]), str(r["test"]))):
+        growth = row.get("peak_rss_growth_mib")
+        shown = "—" if growth is None else f"{growth} MiB"
+        passed = "yes" if row["passed"] else "**no**"
+        lines.append(
+            f"| {row['finding']} | `{row['test']}` | {row['expected']} | {row['observed']} | "
+            f"{shown} | {passed} |"
+        )
+    return lines
 
 
 def load_chaos(path: Path) -> list[dict[str, Any]]:
