@@ -15,6 +15,7 @@ from image2ad.runtime import Runtime
 from tests.fixtures.emulator import StartEmulator, run_callback_sink
 from tests.fixtures.hostile import report
 from tests.fixtures.live_app import LiveApp
+from tests.fixtures.processes import ServerProcess, free_port
 
 PUBLISHED_KEY = "emulator-key"  # the constant the emulator used to accept
 ADMIN_ROUTES = [
@@ -146,3 +147,25 @@ def test_forged_api_key_cannot_reach_the_builtin_emulator(live_app: LiveApp) -> 
             headers={"Authorization": "Bearer anything"},
         ).json()
     assert reply["code"] == 401
+
+
+def test_an_explicit_admin_key_opens_the_builtin_admin_routes(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "IMAGE2AD_DATA_DIR": str(tmp_path),
+        "IMAGE2AD_EMULATOR_ADMIN_KEY": "operator-chosen-key",
+        "KIE_API_KEY": "",
+    }
+    server = ServerProcess(env, port, tmp_path / "server.log")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base_url) as client:
+            by_admin_key = client.get(
+                "/_emulator/_admin/knobs", headers={"Authorization": "Bearer operator-chosen-key"}
+            )
+            by_other_key = client.get(
+                "/_emulator/_admin/knobs", headers={"Authorization": f"Bearer {PUBLISHED_KEY}"}
+            )
+    finally:
+        server.stop()
+    assert (by_admin_key.status_code, by_other_key.status_code) == (200, 401)
