@@ -12,6 +12,7 @@ unexplained, or fewer kills than asked for happened in the time limit.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import tempfile
 import time
@@ -67,17 +68,20 @@ def main() -> None:
             seed=f"{args.seed}-{backend}",
             time_limit_s=args.hours * 3600,
         )
-        with (
-            tempfile.TemporaryDirectory(prefix=f"chaos-{backend}-") as tmp,
-            harness(config, Path(tmp)) as chaos,
-        ):
+        tmp = Path(tempfile.mkdtemp(prefix=f"chaos-{backend}-"))
+        with harness(config, tmp) as chaos:
             result = chaos.run()
         print(describe(result), flush=True)
         summary = result.summary()
         summary["violation_examples"] = {k: v[:5] for k, v in result.violations.items() if v}
         runs.append(summary)
-        failed |= any(result.counts().values()) or bool(result.unexplained_exits)
-        failed |= result.kills < args.kills
+        bad = any(result.counts().values()) or bool(result.unexplained_exits)
+        bad |= result.kills < args.kills
+        if bad:
+            print(f"logs, database and files kept in {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        failed |= bad
         output["seconds"] = round(time.time() - started, 1)
         save(args.name, output)
     raise SystemExit(1 if failed else 0)

@@ -150,7 +150,8 @@ def record(reports: Path) -> None:
 
 def chaos_section(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| Backend | Storage | Shape | Seed | Kills | Process starts | Jobs | Completed | Failed "
+        "| Backend | Storage | Shape | Seed | Kills | Process starts (port taken) | Jobs "
+        "| Completed | Failed "
         "| Orphan provider tasks | Workflows recovered | Seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -158,7 +159,8 @@ def chaos_section(runs: list[dict[str, Any]]) -> list[str]:
         c = run["config"]
         lines.append(
             f"| {c['backend']} | {c['storage']} | {c['shape']} | `{c['seed']}` | {run['kills']} "
-            f"| {run['starts']} | {run['jobs']} | {run['completed']} | {run['failed']} "
+            f"| {run['starts']} ({run.get('port_conflicts', 0)}) | {run['jobs']} "
+            f"| {run['completed']} | {run['failed']} "
             f"| {run['orphan_tasks']} | {run['workflows_recovered']} | {run['seconds']} |"
         )
     names = [

@@ -111,6 +111,7 @@ class ChaosResult:
     kills: int = 0
     starts: int = 0
     unexplained_exits: list[str] = field(default_factory=list)
+    port_conflicts: int = 0
     points: dict[str, PointStats] = field(default_factory=dict)
     jobs: int = 0
     completed: int = 0
@@ -276,7 +277,11 @@ class Harness:
         code = process.wait_exit(0)
         logged = self._kill_entry(process.pid)
         if code != -9 or logged is None:
-            self.result.unexplained_exits.append(f"{process.log.name}: exit {code}")
+            if _port_taken(process.log):
+                # Another program on the machine took the port between two of our processes.
+                self.result.port_conflicts += 1
+            else:
+                self.result.unexplained_exits.append(f"{process.log.name}: exit {code}")
             return
         kill = Kill(
             point=logged["point"],
@@ -523,6 +528,15 @@ class Harness:
                 )
         self.result.orphan_tasks = sum(per_job.values())
         return unexplained
+
+
+def _port_taken(log: Path) -> bool:
+    """Did the process's last start fail to bind its port (uvicorn exits 3 after that)?"""
+    with log.open("rb") as out:
+        out.seek(max(0, log.stat().st_size - 4096))
+        tail = out.read().decode(errors="replace")
+    last_start = tail.rsplit("Started server process", 1)[-1]
+    return "address already in use" in last_start
 
 
 def _job_ids(callback_url: str) -> list[str]:
