@@ -159,7 +159,7 @@ def chaos_section(runs: list[dict[str, Any]]) -> list[str]:
         c = run["config"]
         lines.append(
             f"| {c['backend']} | {c['storage']} | {c['shape']} | `{c['seed']}` | {run['kills']} "
-            f"| {run['starts']} ({run.get('port_conflicts', 0)}) | {run['jobs']} "
+            f"| {run['starts']} ({run.get('port_conflicts', 'not counted')}) | {run['jobs']} "
             f"| {run['completed']} | {run['failed']} "
             f"| {run['orphan_tasks']} | {run['workflows_recovered']} | {run['seconds']} |"
         )
