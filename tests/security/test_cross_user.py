@@ -7,6 +7,7 @@ import httpx
 import sqlalchemy as sa
 
 from image2ad.models import ApiKey, CreditEntry, Job, Upload
+from tests.fixtures.emulator import wait_until
 from tests.fixtures.images import image_bytes
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import signed_in
@@ -60,6 +61,10 @@ def test_no_route_lets_one_user_reach_anothers_work(live_app: LiveApp) -> None:
             running_id = client.post(
                 "/api/v1/jobs", json={"type": "text-to-image", "prompt": "running"}
             ).json()["id"]
+            # The emulator fixes a task's duration when the task is created: wait for that.
+            wait_until(
+                lambda: client.get(f"/api/v1/jobs/{running_id}").json()["task_id"], timeout=30
+            )
         live_app.emulator.settings.image_duration_s = 0.6
         with live_app.client(owner) as client:
             done = live_app.wait_job(
