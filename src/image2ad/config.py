@@ -68,6 +68,11 @@ class JobSettings(BaseSettings):
         120.0, description="Wait for an orphan task's callback before resubmitting"
     )
     sweep_interval_s: float = Field(1.0, description="How often a worker looks for due jobs")
+    check_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="A claimed check's lease: a process killed mid-check delays the job this long",
+    )
     workflow_retention_h: float = Field(
         72.0, description="Finished durable workflows older than this are deleted"
     )

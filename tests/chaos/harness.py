@@ -169,6 +169,8 @@ class Harness:
             "IMAGE2AD_JOBS_POLL_SCHEDULE_S": "0.5,1,2",
             "IMAGE2AD_JOBS_CALLBACK_POLL_SCHEDULE_S": "0.5,1,2",
             "IMAGE2AD_JOBS_SWEEP_INTERVAL_S": "0.2",
+            # A check claimed by a process that is then killed waits out its lease.
+            "IMAGE2AD_JOBS_CHECK_LEASE_S": "5",
             "IMAGE2AD_JOBS_SUBMIT_GRACE_S": "3",
             "IMAGE2AD_JOBS_HEARTBEAT_S": "0.5",
             "IMAGE2AD_JOBS_EXECUTOR_DEAD_AFTER_S": "3",

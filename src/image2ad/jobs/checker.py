@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from image2ad.jobs import pipeline, repository, workers
+from image2ad.jobs import pipeline, repository, service, workers
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
@@ -21,11 +21,12 @@ from image2ad.storage import cleanup
 
 log = logging.getLogger(__name__)
 
-CHECK_LEASE = timedelta(seconds=60)
 # A task Kie does not know yet right after creation is normal; much later it means it is gone.
 NOT_FOUND_PATIENCE = timedelta(minutes=2)
 SWEEP_BATCH = 200
 CLEANUP_INTERVAL_S = 10.0
+# How long past its deadline a job's live finish workflow may still end it by itself.
+OVERDUE_GRACE = timedelta(seconds=5)
 
 
 def outcome_of(record: TaskRecord) -> dict[str, Any]:
@@ -140,6 +141,7 @@ class Sweeper:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_retention = 0.0
         self._last_cleanup = 0.0
+        self._cleanup: asyncio.Task[None] | None = None
         self._last_beat = -1e9
 
     async def run_forever(self) -> None:
@@ -158,16 +160,19 @@ class Sweeper:
         overdue, due = await asyncio.to_thread(self._select, now)
         for job in overdue:
             kind = "video" if job.result_type == "video" else "image"
+            outcome = {
+                "kind": "fail",
+                "code": "deadline_exceeded",
+                "message": f"The {kind} was not ready in time. Your credit was returned.",
+            }
+            if now - job.deadline_at > OVERDUE_GRACE:
+                # Its finish workflow had its chance and is stuck (say, in the engine's own
+                # retries after a database outage): the deadline is the promise, so the job
+                # ends here; a workflow that comes back later finds it ended.
+                await asyncio.to_thread(self._fail_overdue, job, outcome)
+                continue
             # A job whose finish workflow ended without ending it gets a new attempt here.
-            await pipeline.start_finish(
-                self.rt,
-                job,
-                {
-                    "kind": "fail",
-                    "code": "deadline_exceeded",
-                    "message": f"The {kind} was not ready in time. Your credit was returned.",
-                },
-            )
+            await pipeline.start_finish(self.rt, job, outcome)
         # Claim only the polls this worker can send before the next sweep; the rest stay due
         # (oldest first), instead of piling up behind the rate limiter and outliving their lease.
         poll_room = int(self.rt.poll_query_rate() * self.rt.settings.jobs.sweep_interval_s) + 1
@@ -198,11 +203,22 @@ class Sweeper:
             ]
             return overdue, due
 
+    def _fail_overdue(self, job: Job, outcome: dict[str, str]) -> None:
+        with self.rt.db.session() as session:
+            ended = service.fail_and_refund(
+                session, job.id, code=outcome["code"], message=outcome["message"]
+            )
+        if ended:
+            log.warning("job %s failed at its deadline with its finish workflow still live", job.id)
+
     def _claim(self, job: Job) -> bool:
         assert job.next_check_at is not None
         with self.rt.db.session() as session:
             return repository.claim_check(
-                session, job.id, job.next_check_at, utcnow() + CHECK_LEASE
+                session,
+                job.id,
+                job.next_check_at,
+                utcnow() + timedelta(seconds=self.rt.settings.jobs.check_lease_s),
             )
 
     def _resubmit_orphaned(self, job: Job) -> None:
@@ -237,11 +253,20 @@ class Sweeper:
             repository.purge_expired_idempotency(session, utcnow())
 
     async def _cleanups(self) -> None:
+        """Retry queued deletions beside the sweep: a store that is down must not delay it."""
         loop_time = asyncio.get_running_loop().time()
         if loop_time - self._last_cleanup < CLEANUP_INTERVAL_S:
             return
+        if self._cleanup is not None and not self._cleanup.done():
+            return
         self._last_cleanup = loop_time
-        await cleanup.sweep(self.rt.db, self.rt.storage)
+        self._cleanup = asyncio.get_running_loop().create_task(self._sweep_cleanups())
+
+    async def _sweep_cleanups(self) -> None:
+        try:
+            await cleanup.sweep(self.rt.db, self.rt.storage)
+        except Exception:
+            log.exception("storage cleanup sweep failed")
 
     async def _workers(self) -> None:
         jobs = self.rt.settings.jobs
@@ -256,6 +281,7 @@ class Sweeper:
         await workers.recover_dead(self.rt, timedelta(seconds=jobs.executor_dead_after_s))
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *([self._cleanup] if self._cleanup else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)

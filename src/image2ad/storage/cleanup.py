@@ -23,6 +23,7 @@ from image2ad.storage.base import Storage
 log = logging.getLogger(__name__)
 
 BATCH = 100
+DELETE_TIMEOUT_S = 5.0
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_WAIT = timedelta(hours=1)
 # A sweep claims a row for this long, so other workers skip it while it is being deleted.
@@ -35,7 +36,9 @@ async def discard(db: Database, storage: Storage, keys: Iterable[str | None], re
         if not key:
             continue
         try:
-            await storage.delete(key)
+            # A store that accepts connections and never answers must not hold the caller.
+            async with asyncio.timeout(DELETE_TIMEOUT_S):
+                await storage.delete(key)
         except Exception as exc:
             log.warning("could not delete %s now (%s); queued for cleanup", key, exc)
             try:
@@ -68,10 +71,13 @@ async def sweep(db: Database, storage: Storage) -> int:
     deleted = 0
     for row in await asyncio.to_thread(_claim_due, db):
         try:
-            await storage.delete(row.key)
+            async with asyncio.timeout(DELETE_TIMEOUT_S):
+                await storage.delete(row.key)
         except Exception as exc:
+            # Storage is most likely still down: the rest of the batch waits for its claim to
+            # lapse instead of each taking its own timeout now.
             await asyncio.to_thread(_postpone, db, row, f"{type(exc).__name__}: {exc}")
-            continue
+            break
         await asyncio.to_thread(_forget, db, row.key)
         deleted += 1
     if deleted:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from dbos import DBOS
@@ -30,6 +32,33 @@ RETRY_PAUSES_S = (5.0, 10.0, 20.0, 30.0)
 STORE_TRY_SPAN_S = 10.0
 
 
+class DeadlineReached(Exception):
+    """A storing step ran into the job's deadline; another try would only overrun it."""
+
+
+@asynccontextmanager
+async def within(deadline: float | None) -> AsyncIterator[None]:
+    """Bound a step by the job's deadline (epoch seconds), less a second to end the job in.
+
+    Without it one store step with its own retries could outlast the deadline by a minute
+    against a store that accepts connections and never answers.
+    """
+    if deadline is None:  # a plan checkpointed before deadlines were part of it
+        yield
+        return
+    left = deadline - 1.0 - time.time()
+    if left <= 0:
+        raise DeadlineReached("the job's deadline has passed")
+    timeout = asyncio.timeout(left)
+    try:
+        async with timeout:
+            yield
+    except TimeoutError as exc:
+        if timeout.expired():
+            raise DeadlineReached("the job's deadline passed while storing") from exc
+        raise
+
+
 @db_step("plan_result")
 async def plan_result(job_id: str) -> dict[str, Any] | None:
     """Name the result's object and mark the job downloading.
@@ -49,7 +78,11 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
             repository.update_active(
                 session, job_id, stage=JobStage.DOWNLOADING.value, updated_at=utcnow()
             )
-            return {"key": key, "result_type": job.result_type}
+            return {
+                "key": key,
+                "result_type": job.result_type,
+                "deadline": job.deadline_at.timestamp(),
+            }
 
     return await asyncio.to_thread(run)
 
@@ -62,12 +95,15 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
     backoff_rate=2.0,
     should_retry=lambda exc: isinstance(exc, DownloadFailed),
 )
-async def store_result_step(url: str, key: str, result_type: str) -> dict[str, Any]:
+async def store_result_step(
+    url: str, key: str, result_type: str, deadline: float | None = None
+) -> dict[str, Any]:
     crash_point("P4")
     rt = current()
-    stored = await store_result(
-        url, rt.storage, key, policy=rt.download_policy(), result_type=result_type
-    )
+    async with within(deadline):
+        stored = await store_result(
+            url, rt.storage, key, policy=rt.download_policy(), result_type=result_type
+        )
     return {
         "size": stored.size,
         "content_type": stored.content_type,
@@ -81,10 +117,15 @@ async def store_result_step(url: str, key: str, result_type: str) -> dict[str, A
     retries_allowed=True,
     max_attempts=4,
     interval_seconds=0.5,
-    should_retry=lambda exc: not isinstance(exc, NotAVideo),
+    should_retry=lambda exc: not isinstance(exc, NotAVideo | DeadlineReached),
 )
-async def describe_video(job_id: str, key: str) -> dict[str, Any]:
+async def describe_video(job_id: str, key: str, deadline: float | None = None) -> dict[str, Any]:
     """Duration, size and a poster frame for a stored video (poster key follows the video's)."""
+    async with within(deadline):
+        return await _describe_video(job_id, key)
+
+
+async def _describe_video(job_id: str, key: str) -> dict[str, Any]:
     rt = current()
 
     def mark_storing() -> None:
@@ -190,7 +231,7 @@ async def until_deadline(job_id: str, what: str, attempt: Callable[[], Awaitable
     while True:
         try:
             return await attempt()
-        except (DownloadRefused, NotAVideo) as exc:
+        except (DownloadRefused, NotAVideo, DeadlineReached) as exc:
             raise ResultUnavailable(str(exc)) from exc
         except (
             DownloadFailed,
@@ -220,24 +261,27 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
     plan = await plan_result(job_id)
     if plan is None:
         return
-    key, result_type = plan["key"], plan["result_type"]
+    key, result_type, deadline = plan["key"], plan["result_type"], plan.get("deadline")
     url: str = outcome["urls"][0]
     try:
         meta = await until_deadline(
-            job_id, "storing the result", lambda: store_result_step(url, key, result_type)
+            job_id,
+            "storing the result",
+            lambda: store_result_step(url, key, result_type, deadline),
         )
         if result_type == "video":
             meta |= await until_deadline(
-                job_id, "describing the video", lambda: describe_video(job_id, key)
+                job_id, "describing the video", lambda: describe_video(job_id, key, deadline)
             )
     except ResultUnavailable as exc:
         log.warning("result of job %s could not be stored: %s", job_id, exc)
-        await discard_result(key, result_type)
+        # The job ends first: removing what was stored may wait on the same outage.
         await fail_job(
             job_id,
             "result_unavailable",
             "The provider's result could not be retrieved. Your credit was returned.",
             credits_used,
         )
+        await discard_result(key, result_type)
         return
     await complete_job(job_id, key, meta, credits_used)
