@@ -145,8 +145,10 @@ def served(settings: Settings) -> Iterator[str]:
     app = Starlette(routes=[Route("/", who)])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
+    # The plain asyncio loop: uvloop warned of a transport still open when its loop closed at
+    # the end of a test (what this test checks is the proxy options, not the loop).
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, **uvicorn_proxy_options(settings)
+        app, log_config=None, access_log=False, loop="asyncio", **uvicorn_proxy_options(settings)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
