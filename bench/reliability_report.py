@@ -242,7 +242,10 @@ def render(reports: Path) -> str:
         "the last kill every job must end, and every invariant below is asserted.",
         "",
     ]
-    lines += chaos_section(chaos) if chaos else ["No chaos report in this run's artifacts."]
+    crashes = [row for row in chaos if "config" in row]
+    outages = [row for row in chaos if "outage" in row]
+    lines += chaos_section(crashes) if crashes else ["No chaos report in this run's artifacts."]
+    lines += outage_section(outages)
     benches = sorted(BENCH_RESULTS.glob("chaos*.json"))
     if benches:
         lines += ["", "## The long chaos runs (bench/chaos.py)"]
@@ -295,6 +298,38 @@ def render(reports: Path) -> str:
         "The soak (L2) runs by hand: see [soak.md](soak.md).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def outage_section(rows: list[dict[str, Any]]) -> list[str]:
+    """tests/chaos/test_outages.py: one dependency cut for longer than every retry budget."""
+    lines = [
+        "",
+        "## Outages longer than every retry budget",
+        "",
+        "`tests/chaos/test_outages.py` starts a real `image2ad serve` with 8 jobs, cuts one "
+        "dependency through a forwarder (refused, or partitioned: connections hang) once the "
+        "first job has completed, holds the outage past every retry budget, then restores it. "
+        "Asserted: every job terminal by its deadline + one sweep + 10 s (for a database "
+        "outage, from the later of the deadline and the restore), completed results served "
+        "with their recorded size, one charge per job, a refund iff it failed.",
+        "",
+    ]
+    if not rows:
+        return [*lines, "No outage report in this run's artifacts."]
+    lines += [
+        "| Outage | Backend | Jobs | In flight at the cut | Completed | Failed (refunded) "
+        "| Not terminal | Late | Double charges | Double refunds | Results not served "
+        "| Kie tasks no job holds | Seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['outage']} | {r['backend']} | {r['jobs']} | {r['in_flight_at_cut']} "
+            f"| {r['completed']} | {r['failed']} | {r['not_terminal']} | {r['late']} "
+            f"| {r['double_charged']} | {r['double_refunded']} | {r['results_not_served']} "
+            f"| {r['orphan_provider_tasks']} | {r['seconds']} |"
+        )
+    return lines
 
 
 def hostile_section(rows: list[dict[str, Any]]) -> list[str]:
