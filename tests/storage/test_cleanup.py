@@ -18,6 +18,15 @@ from tests.fixtures.s3 import MotoS3
 from tests.storage.streams import chunks_of
 
 
+def make_due(db: Database, key: str) -> None:
+    with db.session() as session:
+        session.execute(
+            sa.update(StorageCleanup)
+            .where(StorageCleanup.key == key)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+
 def test_a_refused_delete_is_queued_and_done_when_storage_is_back(
     db: Database, moto_s3: MotoS3, s3_prefix: str
 ) -> None:
@@ -36,12 +45,7 @@ def test_a_refused_delete_is_queued_and_done_when_storage_is_back(
 
     # Not due yet: the sweep leaves it; once due, a sweep against the live store deletes it.
     assert asyncio.run(cleanup.sweep(db, reachable)) == 0
-    with db.session() as session:
-        session.execute(
-            sa.update(StorageCleanup)
-            .where(StorageCleanup.key == key)
-            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
-        )
+    make_due(db, key)
     assert asyncio.run(cleanup.sweep(db, reachable)) == 1
     assert not asyncio.run(reachable.exists(key))
     with db.session(read_only=True) as session:
@@ -56,12 +60,7 @@ def test_a_sweep_while_storage_is_still_down_backs_off(
     )
     key = f"results/{uuid4()}.mp4"
     asyncio.run(cleanup.discard(db, down, [key], "test"))
-    with db.session() as session:
-        session.execute(
-            sa.update(StorageCleanup)
-            .where(StorageCleanup.key == key)
-            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
-        )
+    make_due(db, key)
     assert asyncio.run(cleanup.sweep(db, down)) == 0
     with db.session(read_only=True) as session:
         row = session.get(StorageCleanup, key)
