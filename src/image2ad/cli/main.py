@@ -85,7 +85,7 @@ def serve(
     # uvicorn re-raises the signal it stopped for once it is done; a handler of ours absorbs it,
     # so a drained stop ends with exit status 0 instead of death by SIGTERM.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=settings.host,
         port=settings.port,
@@ -94,6 +94,11 @@ def serve(
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) or None,
         http=BoundedHeadProtocol,
     )
+    # The port is taken before the app starts: a second process that cannot listen (the old
+    # one still running) exits here, before its engine recovers and runs workflows under an
+    # executor id that a live process is using.
+    listening = config.bind_socket()
+    uvicorn.Server(config).run(sockets=[listening])
     _exit_drained()
 
 
