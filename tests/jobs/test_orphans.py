@@ -101,3 +101,31 @@ def test_a_callback_for_someone_elses_task_is_not_adopted(live_app: LiveApp) -> 
     with live_app.client(user) as client:
         job = client.get(f"/api/v1/jobs/{job_id}").json()
     assert job["task_id"] is None and job["status"] == "processing"
+
+
+def test_a_task_of_an_earlier_attempt_is_not_adopted_by_the_next_one(live_app: LiveApp) -> None:
+    """The job was sent again (attempt 2) after attempt 1's createTask went unanswered; attempt
+    1's task calling back now must stay an orphan, or attempt 2's task would be paid for
+    nothing. A task of the current attempt is still adopted."""
+    user = live_app.user()
+    job_id, callback_url = uncertain_job(live_app, user.id, grace=timedelta(minutes=5))
+    with live_app.db.session() as session:
+        repository.update_active(session, job_id, submit_attempts=2, create_sent_attempt=2)
+    live_app.emulator.settings.image_duration_s = 30  # only our checks ask about these tasks
+    earlier = send_create_task(live_app, f"{callback_url}?attempt=1")
+    checks = live_app.app.state.callback_checks
+    with live_app.client() as client:
+        response = client.post(callback_url, json={"code": 200, "data": {"taskId": earlier}})
+        assert response.status_code == 200
+    wait_until(lambda: live_app.emulator.queries[earlier] >= 1, timeout=10)
+    wait_until(lambda: job_id not in checks, timeout=10)
+    with live_app.client(user) as client:
+        assert client.get(f"/api/v1/jobs/{job_id}").json()["task_id"] is None
+
+    current = send_create_task(live_app, f"{callback_url}?attempt=2")
+    with live_app.client() as client:
+        client.post(callback_url, json={"code": 200, "data": {"taskId": current}})
+    wait_until(lambda: live_app.emulator.queries[current] >= 1, timeout=10)
+    wait_until(lambda: job_id not in checks, timeout=10)
+    with live_app.client(user) as client:
+        assert client.get(f"/api/v1/jobs/{job_id}").json()["task_id"] == current

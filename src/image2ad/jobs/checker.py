@@ -9,6 +9,7 @@ import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from image2ad.jobs import pipeline, repository, service, workers
 from image2ad.jobs.status import JobStage, JobStatus
@@ -118,13 +119,17 @@ async def adopt_orphan(rt: Runtime, job_id: str, task_id: str) -> bool:
             record = await rt.kie().record_info(task_id)
     except ProviderError:
         return False
-    callback = (record.param or {}).get("callBackUrl") or ""
-    if f"/callbacks/kie/{job_id}/" not in str(callback):
+    callback = str((record.param or {}).get("callBackUrl") or "")
+    if f"/callbacks/kie/{job_id}/" not in callback:
         return False
+    # A task of an earlier attempt stays an orphan once the job was sent again: adopting it
+    # while the new attempt's createTask is in flight would leave that task paid and unused.
+    tagged = parse_qs(urlsplit(callback).query).get("attempt", [])
+    attempt = int(tagged[0]) if tagged and tagged[0].isdigit() else None
 
     def save() -> bool:
         with rt.db.session() as session:
-            return repository.adopt_task(session, job_id, task_id, utcnow())
+            return repository.adopt_task(session, job_id, task_id, utcnow(), attempt=attempt)
 
     adopted = await asyncio.to_thread(save)
     if adopted:

@@ -163,18 +163,24 @@ def count_active(session: Session, user_id: str) -> int:
     )
 
 
-def adopt_task(session: Session, job_id: str, task_id: str, now: datetime) -> bool:
+def adopt_task(
+    session: Session, job_id: str, task_id: str, now: datetime, *, attempt: int | None = None
+) -> bool:
     """Attach an orphan task, only while the job still waits on its uncertain submission.
 
-    A job already sent back to the queue for a new attempt keeps that attempt's task instead.
+    A job already sent back to the queue for a new attempt keeps that attempt's task instead:
+    a task tagged with an earlier attempt is not adopted (untagged tasks predate the tags).
     """
+    conditions = [
+        Job.id == job_id,
+        Job.status == JobStatus.PROCESSING.value,
+        Job.task_id.is_(None),
+    ]
+    if attempt is not None:
+        conditions.append(Job.submit_attempts == attempt)
     result = session.execute(
         sa.update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.PROCESSING.value,
-            Job.task_id.is_(None),
-        )
+        .where(*conditions)
         .values(
             task_id=task_id,
             stage=JobStage.WAITING.value,

@@ -213,12 +213,15 @@ async def defer_submit(job_id: str, delay_s: float, uncertain: bool) -> None:
 def create_request(plan: dict[str, Any], image_urls: list[str]) -> dict[str, Any]:
     spec = current().catalog.get(plan["type"])
     callback = plan["callback_url"]
+    # The attempt rides along in the callback URL (Kie keeps it with the task): a task whose
+    # answer was lost may be adopted only while its own attempt is the job's current one.
+    tag = f"?attempt={plan['attempt']}"
     return {
         "model": plan["model"],
         "input": spec.build_input(plan["prompt"], plan["params"], image_urls),
-        "callback_url": callback,
+        "callback_url": f"{callback}{tag}" if callback else callback,
         "progress_callback_url": (
-            f"{callback}/progress" if callback and spec.supports_progress_callback else None
+            f"{callback}/progress{tag}" if callback and spec.supports_progress_callback else None
         ),
     }
 
