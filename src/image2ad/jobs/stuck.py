@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from image2ad.db import Database, is_sqlite
-from image2ad.jobs.status import JobStatus
+from image2ad.jobs.status import ACTIVE
 from image2ad.models import Job
 from image2ad.models.base import utcnow
 
@@ -85,11 +85,10 @@ def unfinished_jobs(
     session: Session, *, older_than_s: float = 0, limit: int = 200
 ) -> list[UnfinishedJob]:
     """Jobs not yet completed, failed or canceled, oldest first."""
-    active = [s.value for s in JobStatus if not s.is_terminal]
+    active = [s.value for s in ACTIVE]
     query = sa.select(Job).where(Job.status.in_(active)).order_by(Job.created_at).limit(limit)
     if older_than_s > 0:
-        cutoff = utcnow().timestamp() - older_than_s
-        query = query.where(Job.created_at <= datetime.fromtimestamp(cutoff, UTC))
+        query = query.where(Job.created_at <= utcnow() - timedelta(seconds=older_than_s))
     return [
         UnfinishedJob(
             job_id=job.id,

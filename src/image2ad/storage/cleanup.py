@@ -85,11 +85,6 @@ async def sweep(db: Database, storage: Storage) -> int:
     return deleted
 
 
-def pending(db: Database) -> int:
-    with db.session(read_only=True) as session:
-        return int(session.scalar(sa.select(sa.func.count()).select_from(StorageCleanup)) or 0)
-
-
 def _claim_due(db: Database) -> list[StorageCleanup]:
     now = utcnow()
     claimed: list[StorageCleanup] = []

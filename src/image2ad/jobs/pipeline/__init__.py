@@ -14,7 +14,6 @@ object key fixed by a checkpointed step.
 from __future__ import annotations
 
 from image2ad.jobs.pipeline.attempts import (
-    enqueue_finish,
     enqueue_submit,
     start_finish,
     start_submit,
@@ -26,7 +25,6 @@ from image2ad.jobs.pipeline.submit import submit_job
 __all__ = [
     "CREATE_QUEUE",
     "FINISH_QUEUE",
-    "enqueue_finish",
     "enqueue_submit",
     "finish_job",
     "start_finish",
