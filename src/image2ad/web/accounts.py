@@ -154,9 +154,10 @@ async def login(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response
 
     wait = web.login_throttle.retry_after(email, client)
     if wait is not None:
-        minutes = max(1, round(wait / 60))
+        # The first waits are seconds long: "about 1 min" would tell the owner to go away.
+        when = f"{wait} s" if wait < 60 else f"about {round(wait / 60)} min"
         return failure(
-            f"Too many failed attempts. Try again in about {minutes} min.",
+            f"Too many failed attempts. Try again in {when}.",
             429,
             {"Retry-After": str(wait)},
         )
