@@ -5,9 +5,10 @@ Real parts only: `image2ad serve` (or `serve --no-worker` + `worker`s) as OS pro
 the fork server, tests/fixtures/forkserver.py), a real database, HTTP to the Kie emulator, which
 runs in this process so its tasks outlive the kills, and local storage or S3 (moto).
 
-Each process start gets `IMAGE2AD_FAULT=random:<seed>-<start>:<p>:<points>`; the process writes
-the point and hit to the kill log before it dies, so `IMAGE2AD_FAULT=<point>:<hit>` with the
-same job stream replays a kill. Used by tests/chaos/test_crash_points.py and bench/chaos.py.
+Each process start gets `IMAGE2AD_FAULT=random:<seed>-<start>:<p>:<points>` (from half the kills
+on, points not killed yet are aimed at with p = 1); the process writes the point and hit to the
+kill log before it dies, so `IMAGE2AD_FAULT=<point>:<hit>` with the same job stream replays a
+kill. Used by tests/chaos/test_crash_points.py and bench/chaos.py.
 """
 
 from __future__ import annotations
@@ -252,9 +253,7 @@ class Harness:
         while True:
             extra: dict[str, str] = {}
             if faults:
-                points = ",".join(self._points_for(process))
-                seed = f"{self.config.seed}-{self.result.starts}"
-                extra["IMAGE2AD_FAULT"] = f"random:{seed}:{self.config.probability}:{points}"
+                extra["IMAGE2AD_FAULT"] = self._schedule_for(process)
             self.result.starts += 1
             try:
                 process.start(extra, wait=process.port != 0)
@@ -268,6 +267,19 @@ class Harness:
 
     def _restart(self, process: ForkedProcess) -> None:
         self._start(process, faults=True)
+
+    def _schedule_for(self, process: ForkedProcess) -> str:
+        """The random schedule; in the second half of the kills, points never killed yet are
+        aimed at directly (a process then dies at its first hit of one of them), so that rare
+        points (V1 on videos only, F on failures only) are covered in a short run too."""
+        points = self._points_for(process)
+        seed = f"{self.config.seed}-{self.result.starts}"
+        if len(self.kills) >= self.config.kills // 2:
+            killed = {kill.point for kill in self.kills}
+            never = [p for p in points if p not in killed]
+            if never:
+                return f"random:{seed}:1.0:{','.join(never)}"
+        return f"random:{seed}:{self.config.probability}:{','.join(points)}"
 
     def _points_for(self, process: ForkedProcess) -> list[str]:
         # An API-only process reaches only P1; its workers reach the rest.

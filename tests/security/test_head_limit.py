@@ -28,7 +28,9 @@ def port() -> Iterator[int]:
     app = Starlette(routes=[Route("/", echo_size, methods=["GET", "POST"])])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=BoundedHeadProtocol, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app, http=BoundedHeadProtocol, log_config=None, access_log=False, loop="asyncio"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -7,27 +7,26 @@ sessions live on the server. Result links carry no user id.
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from itsdangerous import URLSafeTimedSerializer
 
-from image2ad.app import create_app
 from image2ad.auth.sessions import COOKIE_NAME
 from image2ad.config import Settings
+from image2ad.db import Database
 from image2ad.migrate import upgrade
 from image2ad.secret_key import FILE_NAME, PUBLISHED, signing_key
-from tests.fixtures.database import database_url
-from tests.fixtures.emulator import serve_app_in_thread
 from tests.fixtures.factories import create_user
 from tests.fixtures.hostile import report
 from tests.fixtures.live_app import LiveApp
-from tests.fixtures.live_app import test_settings as live_settings
+from tests.fixtures.processes import ServerProcess, free_port
 from tests.web.session import Browserish
 
 PUBLISHED_KEY = "image2ad-dev-secret-change-me"
@@ -43,30 +42,39 @@ def me_with_cookie(base_url: str, cookie: str) -> int:
         return client.get("/api/v1/me").status_code
 
 
+@dataclass
+class Served:
+    base_url: str
+    db: Database
+
+
 @pytest.fixture
-def default_shape(tmp_path: Path) -> Iterator[tuple[str, FastAPI]]:
-    """`make run`'s shape on SQLite with IMAGE2AD_SECRET_KEY unset, served for real."""
-    with database_url("sqlite", tmp_path) as url:
-        upgrade(url)
-        holder: dict[str, FastAPI] = {}
-
-        def build(base_url: str) -> FastAPI:
-            port = int(base_url.rsplit(":", 1)[1])
-            unset = Settings.model_fields["secret_key"].default
-            settings = live_settings(url, tmp_path, port).model_copy(update={"secret_key": unset})
-            holder["app"] = create_app(settings)
-            return holder["app"]
-
-        with serve_app_in_thread(build) as base_url:
-            yield base_url, holder["app"]
+def default_shape(tmp_path: Path) -> Iterator[Served]:
+    """`make run`'s shape, served for real: `image2ad serve` on SQLite in its own process, with
+    IMAGE2AD_SECRET_KEY and every other setting unset but the data dir."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("IMAGE2AD_", "KIE_"))},
+        "IMAGE2AD_DATA_DIR": str(tmp_path),
+    }
+    url = Settings(data_dir=tmp_path).resolved_database_url
+    upgrade(url)  # as `make run` does before it serves
+    port = free_port()
+    server = ServerProcess(env, port, tmp_path / "server.log")
+    server.env = env
+    server.start()
+    db = Database(url)
+    try:
+        yield Served(server.base_url, db)
+    finally:
+        server.stop()
+        db.dispose()
 
 
 def test_the_published_key_signs_nothing_in_the_default_shape(
-    default_shape: tuple[str, FastAPI], tmp_path: Path
+    default_shape: Served, tmp_path: Path
 ) -> None:
-    base_url, app = default_shape
-    rt = app.state.runtime
-    user = create_user(rt.db)
+    base_url = default_shape.base_url
+    user = create_user(default_shape.db)
     status = me_with_cookie(base_url, forged_cookie(PUBLISHED_KEY, user.id))
     assert report(
         "2. account takeover with the development secret",
@@ -77,14 +85,15 @@ def test_the_published_key_signs_nothing_in_the_default_shape(
     )
     key_file = tmp_path / FILE_NAME
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert rt.secret_key == key_file.read_text().strip()
-    assert rt.secret_key not in PUBLISHED and len(rt.secret_key) >= 32
-    # Signing in works, and with the generated key.
+    key = key_file.read_text().strip()
+    assert key not in PUBLISHED and len(key) >= 32
+    # Signing in works, and with the generated key: the session cookie is signed with it.
+    with Browserish(default_shape) as browser:
+        assert browser.login(user.email).status_code == 303
+        assert browser.api("GET", "/api/v1/me").json()["id"] == user.id
+        cookie = browser.http.cookies[COOKIE_NAME]
+        URLSafeTimedSerializer(key, salt="image2ad.session").loads(cookie)
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        fake = LiveApp("sqlite", base_url, app, rt.db)
-        with Browserish(fake) as browser:
-            assert browser.login(user.email).status_code == 303
-            assert browser.api("GET", "/api/v1/me").json()["id"] == user.id
         assert client.get("/healthz").status_code == 200
 
 
