@@ -10,8 +10,11 @@ from tests.fixtures.emulator import RunningEmulator, run_emulator
 
 @pytest.fixture(scope="module")
 def shared_emulator() -> Iterator[RunningEmulator]:
-    """One emulator per module, for tests that neither turn knobs nor count calls."""
-    with run_emulator() as emu:
+    """One emulator per module, for tests that neither turn knobs nor count calls.
+
+    Sora 2 is not paused on it, so its input rules stay covered.
+    """
+    with run_emulator(paused_models=frozenset()) as emu:
         yield emu
 
 

@@ -31,7 +31,11 @@ def test_bad_auth_is_http_200_with_body_code_401(
     response = httpx.request(method, url, json=body, headers=headers)
 
     assert response.status_code == 200
-    assert response.json() == {"code": 401, "msg": "You do not have access permissions"}
+    assert response.json() == {
+        "code": 401,
+        "msg": "You do not have access permissions",
+        "data": None,
+    }
     assert shared_emulator.state.tasks == {}
 
 

@@ -63,7 +63,7 @@ def test_failure_callback_has_code_501(
 ) -> None:
     emu = start_emulator(failure_rate=1.0, video_duration_s=0.1)
     with emu.client() as client:
-        task_id = create_task(client, "sora-2-text-to-video", callback_url=callback_sink.url())
+        task_id = create_task(client, callback_url=callback_sink.url())
         [received] = callback_sink.wait_for(1)
 
     body = received.json
@@ -201,7 +201,7 @@ def test_mounted_under_a_prefix_builds_urls_and_calls_back(callback_sink: Callba
 def test_sora_posts_signed_progress_callbacks_while_generating(
     start_emulator: StartEmulator, callback_sink: CallbackSink
 ) -> None:
-    emu = start_emulator(webhook_hmac_key=HMAC_KEY, video_duration_s=0.6)
+    emu = start_emulator(webhook_hmac_key=HMAC_KEY, video_duration_s=0.6, paused_models=frozenset())
     callback_sink.fail_next(500)  # a lost progress callback is not sent again
     with emu.client() as client:
         task_id = create_task(
@@ -235,7 +235,7 @@ def test_sora_posts_signed_progress_callbacks_while_generating(
 def test_no_progress_callbacks_after_a_task_ends_early(
     start_emulator: StartEmulator, callback_sink: CallbackSink
 ) -> None:
-    emu = start_emulator(video_duration_s=0.5)
+    emu = start_emulator(video_duration_s=0.5, paused_models=frozenset())
     with emu.client() as client:
         task_id = create_task(
             client,

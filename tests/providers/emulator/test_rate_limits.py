@@ -9,10 +9,24 @@ from tests.fixtures.emulator import StartEmulator, create_task, record_info
 BODY = {"model": "google/nano-banana", "input": {"prompt": "x"}}
 
 
+def test_create_limit_answers_code_429_with_http_200_by_default(
+    start_emulator: StartEmulator,
+) -> None:
+    emu = start_emulator(create_limit=1, create_period_s=10)
+    with emu.client() as client:
+        create_task(client)
+        limited = client.post("/api/v1/jobs/createTask", json=BODY)
+
+    assert limited.status_code == 200
+    assert limited.json() == {"code": 429, "msg": "Rate limit exceeded", "data": None}
+    assert len(emu.state.tasks) == 1
+    assert emu.state.refusals["createTask"] == 1
+
+
 def test_create_limit_answers_http_429_until_the_window_passes(
     start_emulator: StartEmulator,
 ) -> None:
-    emu = start_emulator(create_limit=3, create_period_s=0.3)
+    emu = start_emulator(create_limit=3, create_period_s=0.3, rate_limit_http_status=429)
     with emu.client() as client:
         accepted = [create_task(client) for _ in range(3)]
         limited = client.post("/api/v1/jobs/createTask", json=BODY)
@@ -27,7 +41,9 @@ def test_create_limit_answers_http_429_until_the_window_passes(
 
 
 def test_create_limit_is_per_account(start_emulator: StartEmulator) -> None:
-    emu = start_emulator(api_key=None, create_limit=1, create_period_s=10)
+    emu = start_emulator(
+        api_key=None, create_limit=1, create_period_s=10, rate_limit_http_status=429
+    )
     with emu.client(api_key="account-a") as a, emu.client(api_key="account-b") as b:
         create_task(a)
         create_task(b)
@@ -37,7 +53,7 @@ def test_create_limit_is_per_account(start_emulator: StartEmulator) -> None:
 
 
 def test_record_info_limit_answers_http_429(start_emulator: StartEmulator) -> None:
-    emu = start_emulator(query_limit=2, query_period_s=10)
+    emu = start_emulator(query_limit=2, query_period_s=10, rate_limit_http_status=429)
     with emu.client() as client:
         task_id = create_task(client)
         replies = [
@@ -46,6 +62,19 @@ def test_record_info_limit_answers_http_429(start_emulator: StartEmulator) -> No
 
     assert [r.status_code for r in replies] == [200, 200, 429]
     assert replies[2].json()["code"] == 429
+
+
+def test_record_info_limit_counts_per_task_not_per_key(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(query_limit=2, query_period_s=10)
+    with emu.client() as client:
+        first, second = create_task(client), create_task(client)
+        codes = [
+            client.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}).json()["code"]
+            for task_id in (first, first, second, second, first)
+        ]
+
+    assert codes == [200, 200, 200, 200, 429]
+    assert emu.state.refusals["recordInfo"] == 1
 
 
 def test_latency_knob_delays_every_api_response(start_emulator: StartEmulator) -> None:

@@ -14,6 +14,7 @@ from tests.fixtures.emulator import (
     record_info,
     wait_terminal,
 )
+from tests.providers.emulator.inputs import create
 
 STATE_ORDER = ["waiting", "queuing", "generating", "success"]
 
@@ -62,26 +63,76 @@ def test_image_task_walks_every_state_with_kie_field_types(start_emulator: Start
     assert first["model"] == "google/nano-banana"
     assert json.loads(first["param"]) == body
     assert first["resultJson"] == ""
+    assert first["response"] is None
     assert first["completeTime"] is None
-    assert "progress" not in first
+    assert first["costTime"] is None
+    assert first["progress"] is None
+    assert first["successFlag"] == 0
+    assert first["creditsConsumed"] == 0
     assert before_ms - 1000 <= first["createTime"] <= time.time() * 1000
     assert isinstance(final["resultJson"], str)
     result = json.loads(final["resultJson"])
     assert set(result) == {"resultUrls"}
     assert len(result["resultUrls"]) == 1
     assert result["resultUrls"][0].startswith(emu.base_url + "/files/")
-    assert final["failCode"] == "" and final["failMsg"] == ""
-    assert final["completeTime"] - final["createTime"] == final["costTime"]
-    assert 750 <= final["costTime"] <= 900
+    assert final["response"] == result
+    assert final["failCode"] is None and final["failMsg"] is None
+    assert 750 <= final["completeTime"] - final["createTime"] <= 900
+    assert final["costTime"] == 0  # seconds, like Kie's 59 for a 59,458 ms run
     assert final["updateTime"] == final["completeTime"]
-    assert final["creditsConsumed"] == 4
-    assert "progress" not in final
+    assert final["creditsConsumed"] == 4.0
+    assert isinstance(final["creditsConsumed"], float)
+    assert final["successFlag"] == 1
+    assert final["progress"] is None
     update_times = [r["updateTime"] for r in records]
     assert update_times == sorted(update_times)
 
 
+def test_cost_time_is_whole_seconds(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(image_duration_s=60)
+    with emu.client() as client:
+        task_id = create_task(client)
+        task = emu.state.tasks[task_id]
+        task.created_at -= 59.458  # as in Kie's example
+        emu.state.force_success(task_id)
+        record = record_info(client, task_id)
+
+    assert record["costTime"] == 59
+
+
+def test_video_task_charges_per_second_and_fills_new_fields(
+    start_emulator: StartEmulator,
+) -> None:
+    emu = start_emulator(video_duration_s=0.3)
+    with emu.client() as client:
+        task_id = create(client, "bytedance/seedance-2-mini", duration=10)
+        running = record_info(client, task_id)
+        final = wait_terminal(client, task_id)
+
+    assert running["creditsConsumed"] == 0
+    assert (running["successFlag"], running["progress"]) == (0, None)
+    assert final["state"] == "success"
+    assert final["creditsConsumed"] == 82.0  # 8.2 cr/s x 10 s
+    assert final["successFlag"] == 1
+    assert final["progress"] is None
+    assert final["response"] == json.loads(final["resultJson"])
+    assert set(final["response"]) == {"resultUrls"}
+    assert final["response"]["resultUrls"][0].endswith(".mp4")
+
+
+def test_tasks_are_visible_only_to_their_own_key(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(api_key=None)
+    with emu.client(api_key="owner") as owner, emu.client(api_key="stranger") as stranger:
+        task_id = create_task(owner)
+        mine = owner.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}).json()
+        theirs = stranger.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}).json()
+
+    assert mine["code"] == 200
+    assert theirs == {"code": 422, "msg": "recordInfo is null", "data": None}
+
+
 def test_sora_task_reports_progress_and_watermark_urls(start_emulator: StartEmulator) -> None:
-    emu = start_emulator(video_duration_s=0.6)
+    emu = start_emulator(video_duration_s=0.6, paused_models=frozenset())
     with emu.client() as client:
         task_id = create_task(client, "sora-2-text-to-video")
         records = observe_states(client, task_id)
@@ -111,7 +162,9 @@ def test_failure_injection_ends_in_fail_and_refunds(start_emulator: StartEmulato
     assert record["failCode"] == "500"
     assert record["failMsg"] == "Internal server error"
     assert record["resultJson"] == ""
+    assert record["response"] is None
     assert record["creditsConsumed"] == 0
+    assert record["successFlag"] == 3
     assert balance == 100_000
 
 

@@ -165,5 +165,5 @@ def test_download_url_returns_our_own_urls_and_rejects_others(
     missing = shared_kie.post("/api/v1/common/download-url", json={}).json()
 
     assert own == {"code": 200, "msg": "success", "data": url}
-    assert external == {"code": 422, "msg": "External file URLs are not supported"}
+    assert external == {"code": 422, "msg": "External file URLs are not supported", "data": None}
     assert missing["code"] == 422

@@ -17,6 +17,14 @@ from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+MODEL_SETS = ("paused_models", "maintenance_models", "withdrawn_models")
+"""Settings that name models; POST /_admin/knobs replaces them with a list of names."""
+
+
+def _model_set(value: object) -> frozenset[str] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    return None
 
 
 class AdminApi:
@@ -85,14 +93,19 @@ class AdminApi:
                 s.drop_callbacks = body["drop_callbacks"]
             if isinstance(body.get("duplicate_callbacks"), int):
                 s.duplicate_callbacks = body["duplicate_callbacks"]
-            if isinstance(body.get("balance"), int):
+            if isinstance(body.get("balance"), int | float):
                 s.balance = body["balance"]
+            for name in MODEL_SETS:
+                models = _model_set(body.get(name))
+                if models is not None:
+                    setattr(s.settings, name, models)
         return kie_ok(
             {
                 "out_of_credits": s.out_of_credits,
                 "drop_callbacks": s.drop_callbacks,
                 "duplicate_callbacks": s.duplicate_callbacks,
                 "balance": s.balance,
+                **{name: sorted(getattr(s.settings, name)) for name in MODEL_SETS},
                 "calls": dict(s.calls),
                 "callback_attempts": len(s.callback_attempts),
             }

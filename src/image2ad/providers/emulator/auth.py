@@ -26,7 +26,7 @@ def kie_ok(data: Any) -> JSONResponse:
 
 def kie_error(code: int, msg: str, *, http_status: int = 200) -> JSONResponse:
     """Kie reports most errors in the body `code` with HTTP 200 (kie-api.md §2.3)."""
-    return JSONResponse({"code": code, "msg": msg}, status_code=http_status)
+    return JSONResponse({"code": code, "msg": msg, "data": None}, status_code=http_status)
 
 
 def upload_error(code: int, msg: str, *, http_status: int | None = None) -> JSONResponse:

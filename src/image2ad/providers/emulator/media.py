@@ -7,7 +7,13 @@ import time
 from urllib.parse import unquote, urlsplit
 
 from image2ad.providers.base import TaskState
-from image2ad.providers.emulator.catalog import image_aspect_ratio, video_aspect_ratio
+from image2ad.providers.emulator.catalog import (
+    image_aspect_ratio,
+    image_format,
+    image_long_side,
+    video_aspect_ratio,
+    video_reference_url,
+)
 from image2ad.providers.emulator.render import render_image
 from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.task import Task
@@ -16,6 +22,8 @@ from image2ad.providers.emulator.video import render_video
 TEMPFILE_PREFIX = "/tempfile/"
 RESULT_PREFIX = "/files/"
 MISSING_REFERENCE = "reference image not on this emulator: text only"
+CLIP_SECONDS = (1.0, 4.0)
+"""Shortest and longest result clip, whatever the requested duration."""
 
 _MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4"}
 
@@ -49,7 +57,7 @@ async def local_file(state: EmulatorState, url: str) -> tuple[bytes, str] | None
     base = state.public_url
     if url.startswith(base + TEMPFILE_PREFIX):
         path = url[len(base + TEMPFILE_PREFIX) :]
-        stored = state.uploads.get(path) or state.uploads.get(unquote(urlsplit(path).path))
+        stored = state.upload(path) or state.upload(unquote(urlsplit(path).path))
         return (stored.data, stored.mime_type) if stored else None
     if url.startswith(base + RESULT_PREFIX):
         token, _, name = url[len(base + RESULT_PREFIX) :].partition("/")
@@ -58,32 +66,51 @@ async def local_file(state: EmulatorState, url: str) -> tuple[bytes, str] | None
     return None
 
 
+def _prompt(task: Task) -> str:
+    prompt = task.input.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
+    # Kling multi-shot requests carry their text per shot.
+    shots = task.input.get("multi_prompt")
+    if isinstance(shots, list):
+        return " / ".join(str(s.get("prompt", "")) for s in shots if isinstance(s, dict))
+    return ""
+
+
+def clip_seconds(state: EmulatorState, requested_s: int) -> float:
+    """The result clip's length: the requested duration scaled down (video_clip_scale)."""
+    low, high = CLIP_SECONDS
+    return min(high, max(low, requested_s * state.settings.video_clip_scale))
+
+
 async def _render(state: EmulatorState, task: Task) -> bytes:
     inp = task.input
-    prompt = str(inp.get("prompt", ""))
     if not task.spec.is_video:
         image = await asyncio.to_thread(
             render_image,
-            prompt,
+            _prompt(task),
             image_aspect_ratio(inp),
-            image_format="jpeg" if inp.get("output_format") == "jpeg" else "png",
+            image_format=image_format(task.spec, inp),
             seed=task.task_id,
             caption=task.spec.name,
+            long_side=image_long_side(inp),
         )
         return image + bytes(state.settings.result_padding_bytes)
     reference: bytes | None = None
     note = ""
-    urls = inp.get("image_urls")
-    if isinstance(urls, list) and urls:
-        found = await local_file(state, str(urls[0]))
+    url = video_reference_url(inp)
+    if url is not None:
+        found = await local_file(state, url)
         reference = found[0] if found is not None else None
         note = "" if found is not None else MISSING_REFERENCE
+    requested_s = task.spec.seconds(inp)
     return await asyncio.to_thread(
         render_video,
-        prompt,
+        _prompt(task),
         video_aspect_ratio(inp),
         seed=task.task_id,
-        caption=f"{task.spec.name} · {inp.get('n_frames', '10')} s placeholder",
+        caption=f"{task.spec.name} · {requested_s} s placeholder",
         reference=reference,
         note=note,
+        duration_s=clip_seconds(state, requested_s),
     )

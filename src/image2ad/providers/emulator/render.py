@@ -71,9 +71,10 @@ def render_image(
     image_format: str = "png",
     seed: str = "",
     caption: str = "",
+    long_side: int = LONG_SIDE,
 ) -> bytes:
     """Encode a PNG or JPEG showing the label, the wrapped prompt and an optional caption."""
-    width, height = frame_size(aspect_ratio)
+    width, height = frame_size(aspect_ratio, long_side)
     image = Image.new("RGB", (width, height), background(seed or prompt))
     draw = ImageDraw.Draw(image)
     margin = max(16, width // 24)

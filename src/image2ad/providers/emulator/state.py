@@ -17,7 +17,7 @@ from image2ad.providers.emulator.ratelimit import SlidingWindowLimiter
 from image2ad.providers.emulator.rendercache import RenderCache
 from image2ad.providers.emulator.settings import EmulatorSettings
 from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG, Task
-from image2ad.providers.emulator.uploads import UploadStore
+from image2ad.providers.emulator.uploads import StoredFile, UploadStore
 
 PROGRESS_CALLBACKS_AT = (25, 50, 75)
 
@@ -36,6 +36,7 @@ class Knobs:
     hold_queries: bool
     create_limiter: SlidingWindowLimiter
     query_limiter: SlidingWindowLimiter
+    discovery_limiter: SlidingWindowLimiter
 
 
 @dataclass
@@ -43,7 +44,7 @@ class EmulatorState:
     """Everything the app knows; tests read and steer it through these plain methods."""
 
     settings: EmulatorSettings
-    balance: int = 100_000
+    balance: float = 100_000
     out_of_credits: bool = False
     """When set, createTask answers body code 402 whatever the balance."""
     drop_callbacks: bool = False
@@ -83,6 +84,9 @@ class EmulatorState:
         self.query_limiter = SlidingWindowLimiter(
             self.settings.query_limit, self.settings.query_period_s
         )
+        self.discovery_limiter = SlidingWindowLimiter(
+            self.settings.discovery_limit, self.settings.discovery_period_s
+        )
         self.dispatcher = CallbackDispatcher(
             self.settings, self._on_due, self.callback_attempts.append
         )
@@ -110,6 +114,7 @@ class EmulatorState:
             self.hold_queries,
             self.create_limiter,
             self.query_limiter,
+            self.discovery_limiter,
         )
 
     def restore_knobs(self, knobs: Knobs) -> None:
@@ -123,19 +128,34 @@ class EmulatorState:
         self.hold_queries = knobs.hold_queries
         self.create_limiter = knobs.create_limiter
         self.query_limiter = knobs.query_limiter
+        self.discovery_limiter = knobs.discovery_limiter
 
     # --- tasks -----------------------------------------------------------------------------
 
-    def create_task(self, spec: ModelSpec, request: dict[str, Any], account: str) -> Task:
-        """Register a task and charge for it; raises OutOfCredits when the account cannot pay."""
+    def create_task(
+        self,
+        spec: ModelSpec,
+        request: dict[str, Any],
+        account: str,
+        *,
+        failure: tuple[str, str] | None = None,
+    ) -> Task:
+        """Register a task and charge for it; raises OutOfCredits when the account cannot pay.
+
+        `failure` (failCode, failMsg) makes the task end in `fail`, as when Kie cannot fetch
+        an input file.
+        """
         now = time.time()
         duration = (
             self.settings.video_duration_s if spec.is_video else self.settings.image_duration_s
         )
+        inp = request.get("input")
+        credits = spec.credits_for(inp if isinstance(inp, dict) else {})
         with self._lock:
-            if self.out_of_credits or self.balance < spec.credits:
+            if self.out_of_credits or self.balance < credits:
                 raise OutOfCredits
-            failed = self._random.random() < self.settings.failure_rate
+            if failure is None and self._random.random() < self.settings.failure_rate:
+                failure = (DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG)
             task = Task(
                 task_id=uuid.uuid4().hex,
                 spec=spec,
@@ -143,30 +163,42 @@ class EmulatorState:
                 account=account,
                 created_at=now,
                 duration_s=duration,
-                outcome=TaskState.FAIL if failed else TaskState.SUCCESS,
-                fail_code=DEFAULT_FAIL_CODE if failed else "",
-                fail_msg=DEFAULT_FAIL_MSG if failed else "",
+                outcome=TaskState.SUCCESS if failure is None else TaskState.FAIL,
+                fail_code=failure[0] if failure else "",
+                fail_msg=failure[1] if failure else "",
+                credits=credits,
                 terminal_at=now + duration,
             )
             self.tasks[task.task_id] = task
             self.tasks_by_token[task.file_token] = task
-            self.balance -= spec.credits
+            self.balance = round(self.balance - credits, 2)
         self.dispatcher.schedule(task.task_id, task.terminal_at)
-        if spec.is_video and task.progress_callback_url:
+        if task.is_sora and task.progress_callback_url:
             for percent in PROGRESS_CALLBACKS_AT:
                 self.dispatcher.schedule(task.task_id, task.progress_due(percent), percent)
         return task
 
-    def record(self, task_id: str, *, for_callback: bool = False) -> dict[str, Any] | None:
-        """The recordInfo `data` for a task, or None when the id is unknown."""
+    def record(
+        self, task_id: str, *, for_callback: bool = False, account: str | None = None
+    ) -> dict[str, Any] | None:
+        """The recordInfo `data` for a task, or None when the id is unknown (or, with
+        `account`, belongs to another account: Kie shows a key only its own tasks)."""
         now = time.time()
         with self._lock:
             task = self.tasks.get(task_id)
-            if task is None:
+            if task is None or (account is not None and task.account != account):
                 return None
             if task.state_at(now).is_terminal:
                 self._finalize(task)
             return task.record(now, self.public_url, for_callback=for_callback)
+
+    def upload(self, path: str) -> StoredFile | None:
+        """An uploaded file still within its lifetime (upload_ttl_s)."""
+        stored = self.uploads.get(path)
+        if stored is None:
+            return None
+        age_s = time.time() - stored.uploaded_at_ms / 1000
+        return stored if age_s < self.settings.upload_ttl_s else None
 
     def list_tasks(self) -> list[dict[str, Any]]:
         return [r for tid in list(self.tasks) if (r := self.record(tid)) is not None]
@@ -198,7 +230,7 @@ class EmulatorState:
         if not task.finalized:
             task.finalized = True
             if task.outcome is TaskState.FAIL:
-                self.balance += task.spec.credits
+                self.balance = round(self.balance + task.credits, 2)
 
     def _on_due(self, task_id: str, due: float, progress: int | None) -> list[Delivery]:
         if progress is None:

@@ -157,7 +157,8 @@ class UploadApi:
             return upload_error(400, str(exc))
 
     async def serve_upload(self, request: Request) -> Response:
-        stored = self.state.uploads.get(request.path_params["path"])
+        # Expired uploads answer 404, as Kie's file host does after 24 h.
+        stored = self.state.upload(request.path_params["path"])
         if stored is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
         etag = f'"{stored.uploaded_at_ms:x}-{len(stored.data):x}"'

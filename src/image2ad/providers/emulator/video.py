@@ -1,4 +1,4 @@
-"""Placeholder Sora clips: short H.264 MP4s drawn with Pillow and encoded with PyAV."""
+"""Placeholder video results: short H.264 MP4s drawn with Pillow and encoded with PyAV."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from image2ad.providers.emulator.render import Font, background, draw_label, fra
 
 FPS = 20
 DURATION_S = 2.5
-FRAME_COUNT = round(FPS * DURATION_S)
 LONG_SIDE = 640
 ZOOM = 1.18
 """Ken Burns: how far the reference is zoomed in by the last frame."""
@@ -30,8 +29,10 @@ SHADE = (0, 0, 0, 150)
 
 
 class _Layout:
-    def __init__(self, size: tuple[int, int]) -> None:
+    def __init__(self, size: tuple[int, int], duration_s: float) -> None:
         self.width, self.height = size
+        self.duration_s = duration_s
+        self.frame_count = max(2, round(FPS * duration_s))
         short = min(size)
         self.margin = max(12, short // 24)
         self.body_size = max(14, short // 16)
@@ -55,7 +56,7 @@ class _Layout:
         draw.rectangle(
             (0, self.height - self.bar_height, round(self.width * t), self.height), fill=ACCENT
         )
-        stamp = f"{t * DURATION_S:.1f} s"
+        stamp = f"{t * self.duration_s:.1f} s"
         x = self.width - self.margin - int(self.small.getlength(stamp))
         draw.text((x, self.caption_y), stamp, fill=TEXT, font=self.small)
 
@@ -64,9 +65,9 @@ def _ease(t: float) -> float:
     return (1 - math.cos(math.pi * t)) / 2
 
 
-def _times() -> Iterator[float]:
-    for index in range(FRAME_COUNT):
-        yield index / (FRAME_COUNT - 1)
+def _times(frame_count: int) -> Iterator[float]:
+    for index in range(frame_count):
+        yield index / (frame_count - 1)
 
 
 def _text_frames(
@@ -88,7 +89,7 @@ def _text_frames(
     layout.footer(draw, caption, note)
 
     travel = layout.width - 2 * (margin + radius)
-    for t in _times():
+    for t in _times(layout.frame_count):
         frame = backdrop.copy()
         x = margin + radius + travel * (0.5 - 0.5 * math.cos(2 * math.pi * t))
         y = ball_y - radius * 0.6 * abs(math.sin(3 * math.pi * t))
@@ -137,7 +138,7 @@ def _ken_burns_frames(
     pan_x = 0.7 if digest[0] % 2 else -0.7
     pan_y = 0.7 if digest[1] % 2 else -0.7
     full_w, full_h = source.size
-    for t in _times():
+    for t in _times(layout.frame_count):
         zoom = 1 + (ZOOM - 1) * _ease(t)
         w, h = full_w / zoom, full_h / zoom
         cx = full_w / 2 + pan_x * _ease(t) * (full_w - w) / 2
@@ -181,10 +182,12 @@ def render_video(
     caption: str,
     reference: bytes | None = None,
     note: str = "",
+    duration_s: float = DURATION_S,
 ) -> bytes:
-    """An MP4 showing the prompt; with a decodable `reference`, a Ken Burns move over it."""
+    """An MP4 of `duration_s` showing the prompt; with a decodable `reference`, a Ken Burns
+    move over it."""
     size = frame_size(aspect_ratio, LONG_SIDE)
-    layout = _Layout(size)
+    layout = _Layout(size, duration_s)
     source = _load_reference(reference, size) if reference is not None else None
     if source is not None:
         return _encode(_ken_burns_frames(layout, source, prompt, seed, caption), size)
