@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class TaskState(StrEnum):
@@ -45,3 +46,23 @@ class UploadedFile:
     file_name: str
     file_size: int | None = None
     mime_type: str | None = None
+
+
+class TaskApi(Protocol):
+    """Submit and look up generation tasks; KieClient (market) and VeoApi (Veo) both are one."""
+
+    async def create_task(
+        self,
+        model: str,
+        input: dict[str, Any],
+        *,
+        callback_url: str | None = None,
+        progress_callback_url: str | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
+        """Kie's task id. Never re-sent once the request may have reached the provider."""
+        ...
+
+    async def record_info(self, task_id: str) -> TaskRecord:
+        """The task as the provider reports it now (the authoritative record)."""
+        ...

@@ -94,7 +94,10 @@ def validate(body: Mapping[str, Any]) -> VeoRequest:
         raise VeoInputError("prompt is required")
     model = body.get("model")
     if model not in VEO_MODELS:
-        raise VeoInputError(f"model must be one of: {', '.join(VEO_MODELS)}")
+        # Kie's words for an unknown model (kie-models.md §2).
+        raise VeoInputError(
+            f"The model name you specified is not supported (Veo: {', '.join(VEO_MODELS)})"
+        )
     ratio = _ratio(body)
     images = _images(body)
     kind = body.get("generationType")

@@ -10,8 +10,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from image2ad.providers.base import TaskState
+
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 SIGNATURE_HEADER = "X-Webhook-Signature"
+# successFlag, in Veo's record (kie-models.md §3.3) and in newer market records (§1).
+_FLAGS = {0: TaskState.GENERATING, 1: TaskState.SUCCESS, 2: TaskState.FAIL, 3: TaskState.FAIL}
 
 
 def extract_task_id(body: Mapping[str, Any]) -> str | None:
@@ -23,6 +27,32 @@ def extract_task_id(body: Mapping[str, Any]) -> str | None:
         if isinstance(candidate, str) and candidate.strip():
             return candidate.strip()
     return None
+
+
+def extract_outcome(body: Mapping[str, Any]) -> TaskState | None:
+    """What a callback says about its task, as a hint only: None when it cannot tell.
+
+    Market callbacks carry the record (`data.state`; code 501 on failure, kie-api.md §4).
+    Veo callbacks carry no state: code 200 with `data.info` is a success and any other code
+    a failure (kie-models.md §3.3).
+    """
+    data = body.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    state = data.get("state")
+    if isinstance(state, str):
+        try:
+            return TaskState(state.strip().lower())
+        except ValueError:
+            return None
+    flag = data.get("successFlag")
+    if isinstance(flag, int) and not isinstance(flag, bool):
+        return _FLAGS.get(flag)
+    code = body.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None
+    if code != 200:
+        return TaskState.FAIL
+    return TaskState.SUCCESS if isinstance(data.get("info"), Mapping) else None
 
 
 def sign(hmac_key: str, task_id: str, timestamp: str) -> str:

@@ -50,6 +50,9 @@ UploadData = bytes | AsyncIterable[bytes] | IO[bytes]
 # Failures raised before a single byte of the request left this machine.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+# Lookups whose only input is a task id: a "not found" answer means the task is unknown.
+_TASK_LOOKUPS = frozenset({"recordInfo", "veo record-info"})
+
 
 def _retry_safe(exc: BaseException) -> bool:
     return isinstance(exc, ProviderError) and exc.retryable
@@ -155,9 +158,19 @@ class KieClient:
             progress_call_back_url=progress_callback_url,
         ).to_wire()
         url = f"{self._base_url}/api/v1/jobs/createTask"
+        return await self._submit("createTask", url, payload, pace)
+
+    async def _submit(
+        self,
+        op: str,
+        url: str,
+        payload: dict[str, Any],
+        pace: Callable[[], Awaitable[None]] | None,
+    ) -> str:
+        """POST a paid task submission and return `data.taskId`. Re-sent only after errors
+        raised before sending and after explicit refusals (rate limits, outages)."""
 
         async def attempt(number: int) -> str:
-            op = "createTask"
             if number > 1 and pace is not None:
                 await pace()
             try:
@@ -184,7 +197,7 @@ class KieClient:
                 )
             raise self._error(op, response, head)
 
-        return await self._retrying("createTask", attempt, _retry_create)
+        return await self._retrying(op, attempt, _retry_create)
 
     async def record_info(self, task_id: str) -> TaskRecord:
         if not task_id:
@@ -252,13 +265,30 @@ class KieClient:
         self, op: str, model: type[ModelT], method: str, url: str, **kwargs: Any
     ) -> ModelT:
         """A call that is safe to repeat: retried on rate limits, outages and network errors."""
+        result = await self._call_pending(op, model, method, url, frozenset(), **kwargs)
+        assert result is not None  # no body code counts as pending
+        return result
 
-        async def attempt(number: int) -> ModelT:
+    async def _call_pending(
+        self,
+        op: str,
+        model: type[ModelT],
+        method: str,
+        url: str,
+        pending_codes: frozenset[int],
+        **kwargs: Any,
+    ) -> ModelT | None:
+        """Like `_call`, but None (at once, no retry) when an HTTP-2xx answer carries one of
+        `pending_codes` in its body: Kie's "not ready yet"."""
+
+        async def attempt(number: int) -> ModelT | None:
             try:
                 response = await self._send(op, number, method, url, **kwargs)
             except httpx.RequestError as exc:
                 raise ProviderNetworkError(f"Kie {op}: {_explain(exc)}") from exc
             head, body = _read_json(response)
+            if response.is_success and head is not None and head.code in pending_codes:
+                return None
             if not _is_success(response, head):
                 raise self._error(op, response, head)
             try:
@@ -274,7 +304,7 @@ class KieClient:
             http_status=response.status_code,
             code=None if head is None else head.code,
             message=_describe(response, head),
-            task_lookup=op == "recordInfo",
+            task_lookup=op in _TASK_LOOKUPS,
         )
 
     async def _send(
