@@ -159,9 +159,12 @@ class KieApi:
         name, token = request.path_params["name"], request.path_params["token"]
         data = await result_file(self.state, token, name)
         task = task_of(self.state, token)
-        if data is None or task is None:
+        found = (task.task_id, data) if data is not None and task is not None else None
+        for family in self.state.families:
+            found = found or await family.result_file(token, name)
+        if found is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
-        task_id = task.task_id
+        task_id, data = found
         if self.state.hold_results:
             self.state.held_results.append(task_id)
             await _released(lambda: self.state.hold_results)

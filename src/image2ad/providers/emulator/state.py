@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Protocol
 
 from image2ad.providers.base import TaskState
 from image2ad.providers.emulator.callbacks import CallbackDispatcher, Delivery, DeliveryAttempt
@@ -24,6 +24,16 @@ PROGRESS_CALLBACKS_AT = (25, 50, 75)
 
 class OutOfCredits(Exception):
     """The account cannot pay for the task (createTask body code 402)."""
+
+
+class TaskFamily(Protocol):
+    """Another Kie API family this emulator serves (the Veo API), on the same account."""
+
+    async def result_file(self, token: str, name: str) -> tuple[str, bytes] | None:
+        """`(task id, bytes)` of one of the family's result files, else None."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class EmulatorState:
     uploads: UploadStore = field(default_factory=UploadStore)
     renders: RenderCache = field(default_factory=RenderCache)
     """Result files rendered so far (bounded)."""
+    families: list[TaskFamily] = field(default_factory=list)
+    """Other API families; the result-file route asks them, aclose closes them."""
 
     def __post_init__(self) -> None:
         self.public_url = self.settings.public_url.rstrip("/")
@@ -100,6 +112,8 @@ class EmulatorState:
     async def aclose(self) -> None:
         """Stop the callback scheduler and in-flight deliveries; call on the server's loop."""
         await self.dispatcher.aclose()
+        for family in self.families:
+            await family.aclose()
 
     # --- knobs -----------------------------------------------------------------------------
 
