@@ -15,7 +15,13 @@ import httpx
 import pytest
 
 from image2ad.providers.emulator.veo import VEO_MODELS, veo_of
-from tests.fixtures.emulator import CallbackSink, RunningEmulator, StartEmulator, wait_until
+from tests.fixtures.emulator import (
+    CallbackSink,
+    RunningEmulator,
+    StartEmulator,
+    upload_file,
+    wait_until,
+)
 
 URL = "https://example.com/ref.png"
 HMAC_KEY = "veo-hmac-key"
@@ -350,3 +356,17 @@ def test_missing_task_id_is_400(shared_emulator: RunningEmulator) -> None:
     with shared_emulator.client() as client:
         assert client.get("/api/v1/veo/record-info").json()["code"] == 400
         assert client.get("/api/v1/veo/get-1080p-video").json()["code"] == 400
+
+
+def test_an_expired_upload_fails_the_task(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(upload_ttl_s=0.3, video_duration_s=0.05)
+    with emu.client() as client:
+        stale = upload_file(client, b"\x89PNG stale", "stale.png")
+        time.sleep(0.35)
+        fresh = upload_file(client, b"\x89PNG fresh", "fresh.png")
+        failed = create(client, imageUrls=[fresh, stale])
+        fine = create(client, imageUrls=[fresh])
+        failed_record, fine_record = wait_done(client, failed)[-1], wait_done(client, fine)[-1]
+    assert failed_record["successFlag"] == 3
+    assert failed_record["errorMessage"] == f"Failed to download the input file: {stale}"
+    assert fine_record["successFlag"] == 1

@@ -25,7 +25,12 @@ from starlette.routing import Route
 from image2ad.providers.emulator.auth import guarded, kie_error, kie_ok, read_json_object
 from image2ad.providers.emulator.callbacks import CallbackDispatcher, Delivery
 from image2ad.providers.emulator.catalog import is_http_url
-from image2ad.providers.emulator.media import MISSING_REFERENCE, clip_seconds, local_file
+from image2ad.providers.emulator.media import (
+    MISSING_REFERENCE,
+    TEMPFILE_PREFIX,
+    clip_seconds,
+    local_file,
+)
 from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.video import render_video
 
@@ -342,6 +347,11 @@ class KieVeoApi:
             failed = self._random.random() < settings.failure_rate
             flag = self._random.choice((FAILED, GENERATION_FAILED)) if failed else SUCCESS
             code, message = FAILURES.get(flag, (None, None))
+            # Kie fetches input files when the task runs: an expired upload fails the task.
+            missing = next((url for url in request.image_urls if self._gone(url)), None)
+            if missing is not None:
+                flag, code = GENERATION_FAILED, FAILURES[GENERATION_FAILED][0]
+                message = f"Failed to download the input file: {missing}"
             task = VeoTask(
                 task_id=f"veo_task_{uuid.uuid4().hex}",
                 request=request,
@@ -359,6 +369,11 @@ class KieVeoApi:
             state.balance = round(state.balance - credits, 2)
         self.dispatcher.schedule(task.task_id, task.terminal_at)
         return task
+
+    def _gone(self, url: str) -> bool:
+        """An upload URL of this emulator whose file expired or never existed."""
+        prefix = self.state.public_url + TEMPFILE_PREFIX
+        return url.startswith(prefix) and self.state.upload(url[len(prefix) :]) is None
 
     def _visible(self, task_id: str, account: str | None) -> VeoTask | None:
         # Another account's task looks exactly like an unknown one.
