@@ -23,7 +23,7 @@ from image2ad.jobs import service
 from image2ad.jobs.schemas import JobCreate
 from image2ad.models import Job, User
 from image2ad.models.base import utcnow
-from image2ad.providers.catalog import Catalog
+from image2ad.catalog import Catalog
 
 WORKER = "worker-1"
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from image2ad import files, health
 from image2ad.account import endpoints as account
+from image2ad.catalog import endpoints as catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.errors import DomainError
 from image2ad.heap import freeze_startup_objects
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(uploads.router)
+    app.include_router(catalog.router)
     app.include_router(jobs.router)
     app.include_router(files.router)
     app.include_router(callbacks.router)

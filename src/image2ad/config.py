@@ -76,6 +76,11 @@ class JobSettings(BaseSettings):
     workflow_retention_h: float = Field(
         72.0, description="Finished durable workflows older than this are deleted"
     )
+    model_recheck_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often a model Kie refused (paused, maintenance…) is probed again",
+    )
     max_executor_threads: int = Field(32, description="DBOS executor thread cap")
     heartbeat_s: float = Field(10.0, description="How often a worker records that it is alive")
     executor_dead_after_s: float = Field(
@@ -237,7 +242,9 @@ class Settings(BaseSettings):
     max_active_jobs: int = Field(
         20, description="Unfinished jobs a user may have at once (429 beyond)"
     )
-    catalog_file: Path | None = Field(None, description="JSON overrides of the model catalog")
+    catalog_file: Path | None = Field(
+        None, description="TOML or JSON changes to the model catalog (docs/models.md)"
+    )
     shutdown_grace_s: float = Field(
         10.0,
         ge=0,

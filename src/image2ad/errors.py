@@ -38,6 +38,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class ModelUnavailable(DomainError):
+    status_code = 409
+    code = "model_unavailable"
+
+
 class InsufficientCredits(DomainError):
     status_code = 402
     code = "insufficient_credits"

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
 
+from image2ad.catalog import Catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.db import Database
 from image2ad.jobs import send_gate
 from image2ad.links import LinkSigner
 from image2ad.net.safe_fetch import FetchPolicy
 from image2ad.net.urls import Allowlist
-from image2ad.providers.catalog import Catalog
+from image2ad.providers.base import TaskApi
 from image2ad.providers.kie import KieClient
+from image2ad.providers.kie.veo import VeoApi
 from image2ad.ratelimit import RateLimiter
 from image2ad.secret_key import signing_key
 from image2ad.storage.base import Storage
@@ -101,6 +103,16 @@ class Runtime:
             )
             entry = self._clients[id(loop)] = (loop, client)
         return entry[1]
+
+    def task_api(self, api: str = "market") -> TaskApi:
+        """The adapter for a model's Kie API family (catalog `api`): the market's createTask
+        and recordInfo, or Veo 3.1's own endpoints, on the same client."""
+        client = self.kie()
+        return VeoApi(client) if api == "veo" else client
+
+    def api_of(self, job_type: str, model: str) -> str:
+        spec = self.catalog.find(job_type, model)
+        return spec.api if spec is not None else "market"
 
     def poll_schedule(self) -> list[float]:
         jobs = self.settings.jobs

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from image2ad.catalog import Catalog
 from image2ad.db import Database
 from image2ad.jobs import repository, service
 from image2ad.jobs.schemas import JobCreate
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
-from image2ad.providers.catalog import Catalog
 from tests.fixtures.emulator import wait_until
 from tests.fixtures.factories import assert_ledger_invariants, create_user
 from tests.fixtures.hostile import report

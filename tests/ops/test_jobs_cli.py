@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from image2ad.catalog import Catalog
 from image2ad.credits import repository as ledger
 from image2ad.db import Database
 from image2ad.jobs import service
 from image2ad.jobs.schemas import JobCreate
 from image2ad.models import Job, User
-from image2ad.providers.catalog import Catalog
 from tests.fixtures.factories import assert_ledger_invariants, create_user
 from tests.ops.servers import cli
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from image2ad.jobs import pipeline, repository, service, workers
+from image2ad.jobs import model_checks, pipeline, repository, service, workers
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 NOT_FOUND_PATIENCE = timedelta(minutes=2)
 SWEEP_BATCH = 200
 CLEANUP_INTERVAL_S = 10.0
+# How often a worker looks for refused models whose re-check is due (model_recheck_s apart).
+MODEL_CHECK_INTERVAL_S = 5.0
 # How long past its deadline a job's live finish workflow may still end it by itself.
 OVERDUE_GRACE = timedelta(seconds=5)
 
@@ -66,7 +68,7 @@ async def check_job(rt: Runtime, job_id: str, purpose: str = "poll") -> None:
         return
     try:
         async with rt.query_limiter(purpose):
-            record = await rt.kie().record_info(job.task_id)
+            record = await rt.task_api(rt.api_of(job.type, job.model)).record_info(job.task_id)
     except ProviderTaskNotFound:
         if job.submitted_at and utcnow() - job.submitted_at > NOT_FOUND_PATIENCE:
             await pipeline.start_finish(
@@ -114,9 +116,12 @@ def _reschedule(rt: Runtime, job: Job, record: TaskRecord | None) -> None:
 
 async def adopt_orphan(rt: Runtime, job_id: str, task_id: str) -> bool:
     """A callback named this job's URL with a task id we never saved (crash after createTask)."""
+    job = await asyncio.to_thread(_load, rt, job_id)
+    if job is None:
+        return False
     try:
         async with rt.query_limiter("callback"):
-            record = await rt.kie().record_info(task_id)
+            record = await rt.task_api(rt.api_of(job.type, job.model)).record_info(task_id)
     except ProviderError:
         return False
     callback = str((record.param or {}).get("callBackUrl") or "")
@@ -148,6 +153,8 @@ class Sweeper:
         self._last_cleanup = 0.0
         self._cleanup: asyncio.Task[None] | None = None
         self._last_beat = -1e9
+        self._last_model_check = -1e9
+        self._model_check: asyncio.Task[None] | None = None
 
     async def run_forever(self) -> None:
         interval = self.rt.settings.jobs.sweep_interval_s
@@ -197,6 +204,7 @@ class Sweeper:
                 await asyncio.to_thread(self._resubmit_orphaned, job)
         await self._retention()
         await self._cleanups()
+        await self._model_checks()
         await self._workers()
 
     def _select(self, now: Any) -> tuple[list[Job], list[Job]]:
@@ -273,6 +281,22 @@ class Sweeper:
         except Exception:
             log.exception("storage cleanup sweep failed")
 
+    async def _model_checks(self) -> None:
+        """Probe the models Kie refused, beside the sweep (a probe waits for a create slot)."""
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_model_check < MODEL_CHECK_INTERVAL_S:
+            return
+        if self._model_check is not None and not self._model_check.done():
+            return
+        self._last_model_check = loop_time
+        self._model_check = asyncio.get_running_loop().create_task(self._recheck_models())
+
+    async def _recheck_models(self) -> None:
+        try:
+            await model_checks.recheck_due(self.rt)
+        except Exception:
+            log.exception("model re-check failed")
+
     async def _workers(self) -> None:
         jobs = self.rt.settings.jobs
         loop_time = asyncio.get_running_loop().time()
@@ -286,7 +310,8 @@ class Sweeper:
         await workers.recover_dead(self.rt, timedelta(seconds=jobs.executor_dead_after_s))
 
     async def aclose(self) -> None:
-        tasks = [*self._tasks, *([self._cleanup] if self._cleanup else [])]
+        background = [t for t in (self._cleanup, self._model_check) if t is not None]
+        tasks = [*self._tasks, *background]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

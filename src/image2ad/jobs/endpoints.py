@@ -13,14 +13,14 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
+from image2ad.catalog import GenerationType
 from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
-from image2ad.jobs import pipeline, service
-from image2ad.jobs.schemas import JobCreate, JobList, JobOut
+from image2ad.jobs import pipeline, quotes, service
+from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
-from image2ad.providers.catalog import GenerationType
 from image2ad.runtime import Runtime
 from image2ad.storage import cleanup
 from image2ad.storage.base import ObjectNotFound, presigned_url
@@ -64,9 +64,9 @@ async def create_job(
 def _accept(
     rt: Runtime, user_id: str, body: JobCreate, key: str | None
 ) -> tuple[JobOut, bool, int]:
-    spec = rt.catalog.get(body.type.value)
     jobs = rt.settings.jobs
-    deadline = jobs.video_deadline_s if spec.result_type == "video" else jobs.image_deadline_s
+    video = body.type.result_type == "video"
+    deadline = jobs.video_deadline_s if video else jobs.image_deadline_s
     try:
         with rt.db.session() as session:
             user = session.get_one(User, user_id)
@@ -94,6 +94,14 @@ def _accept(
         if job is None:
             raise RequestInFlight("A request with this Idempotency-Key is still being processed.")
         return service.to_out(job, rt.signer), False, job.submit_attempts
+
+
+@router.post("/quotes", response_model=QuoteOut)
+def quote_job(body: JobCreate, user: CurrentUser, rt: RuntimeDep) -> QuoteOut:
+    """What creating this job would charge, and the model that would run it."""
+    with rt.db.session(read_only=True) as session:
+        priced = quotes.quote(session, rt.catalog, body)
+    return QuoteOut(credits=priced.credits, model=priced.model.id, params=priced.params)
 
 
 @router.get("/jobs", response_model=JobList)

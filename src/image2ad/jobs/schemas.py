@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from image2ad.catalog import GenerationType
 from image2ad.jobs.status import JobStage, JobStatus
-from image2ad.providers.catalog import GenerationType
+
+ParamName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+ParamValue = Annotated[str, StringConstraints(max_length=40)] | int | bool | None
 
 
 class JobCreate(BaseModel):
@@ -14,6 +17,14 @@ class JobCreate(BaseModel):
 
     type: GenerationType
     prompt: str = Field(min_length=1, max_length=20000)
+    model: str | None = Field(
+        None, max_length=100, description="A model id from /api/v1/models; absent = the default"
+    )
+    params: dict[ParamName, ParamValue] | None = Field(
+        None,
+        max_length=16,
+        description="The model's own parameters (see its `params` in /api/v1/models)",
+    )
     aspect_ratio: str | None = Field(None, max_length=32)
     output_format: str | None = Field(None, max_length=16)
     n_frames: str | None = Field(None, max_length=8)
@@ -27,6 +38,12 @@ class JobCreate(BaseModel):
             "n_frames": self.n_frames,
             "remove_watermark": self.remove_watermark,
         }
+
+
+class QuoteOut(BaseModel):
+    credits: int = Field(description="What creating this job charges")
+    model: str = Field(description="The model that would run it (a fallback when routed)")
+    params: dict[str, Any] = Field(description="The parameters it would run with")
 
 
 class JobError(BaseModel):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from image2ad.catalog import Catalog, GenerationType
 from image2ad.credits import service as credits
 from image2ad.errors import (
     Conflict,
@@ -19,13 +20,12 @@ from image2ad.errors import (
     NotFound,
     TooManyActiveJobs,
 )
-from image2ad.jobs import repository
+from image2ad.jobs import quotes, repository
 from image2ad.jobs.schemas import JobCreate, JobError, JobList, JobOut
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.links import LinkSigner
 from image2ad.models import IdempotencyKey, Job, UsageEvent, User
 from image2ad.models.base import utcnow
-from image2ad.providers.catalog import Catalog, GenerationType
 from image2ad.uploads import repository as uploads
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -41,7 +41,10 @@ class Accepted:
 
 
 def request_hash(request: JobCreate) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # The fields added later are left out while unset, so older keys still match their bodies.
+    unset = {name for name in ("model", "params") if getattr(request, name) is None}
+    body = request.model_dump(mode="json", exclude=unset)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -71,9 +74,9 @@ def create_job(
             repository.delete_idempotency(session, existing.id)
             session.flush()
 
-    spec = catalog.get(request.type.value)
+    priced = quotes.quote(session, catalog, request)
+    spec, params = priced.model, priced.params
     prompt = spec.validate_prompt(request.prompt)
-    params = spec.normalize_params(request.user_params())
     if spec.needs_image and not request.source_upload_id:
         raise InvalidInput(
             f"{spec.type.value} needs a reference image: upload one and pass source_upload_id.",
@@ -93,10 +96,10 @@ def create_job(
         stage=JobStage.QUEUED.value,
         prompt=prompt,
         params=params,
-        model=spec.model,
+        model=spec.id,
         result_type=spec.result_type,
         source_upload_id=request.source_upload_id,
-        credits_charged=spec.price,
+        credits_charged=priced.credits,
         callback_secret=secrets.token_urlsafe(24),
         submit_attempts=1,
         next_check_at=now + SUBMIT_SAFETY_NET,
@@ -106,7 +109,7 @@ def create_job(
     )
     session.add(job)
     session.flush()
-    credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=spec.price)
+    credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=priced.credits)
     # Counted after the charge: its row lock on the user serializes a user's racing creates.
     if repository.count_active(session, user.id) > max_active:
         raise TooManyActiveJobs(
@@ -366,10 +369,8 @@ def recipe(job: Job) -> JobCreate:
     return JobCreate(
         type=GenerationType(job.type),
         prompt=job.prompt,
-        aspect_ratio=job.params.get("aspect_ratio"),
-        output_format=job.params.get("output_format"),
-        n_frames=job.params.get("n_frames"),
-        remove_watermark=job.params.get("remove_watermark"),
+        model=job.model,
+        params=dict(job.params),
         source_upload_id=job.source_upload_id,
     )
 

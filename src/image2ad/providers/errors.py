@@ -56,6 +56,17 @@ class ProviderFeatureDisabled(ProviderError):
     code = "provider_feature_disabled"
 
 
+class ProviderModelUnavailable(ProviderError):
+    """Kie will not run this model now: paused at its maker, unknown (withdrawn), under
+    maintenance or disabled (kie-models.md §2). Not transient: no retry helps for a while."""
+
+    code = "model_unavailable"
+
+    def __init__(self, message: str, *, provider_code: int | None = None, kind: str) -> None:
+        super().__init__(message, provider_code=provider_code)
+        self.kind = kind
+
+
 class ProviderTaskNotFound(ProviderError):
     """recordInfo knows no such task (`{"code":422,"msg":"recordInfo is null"}`)."""
 

@@ -7,9 +7,9 @@ import secrets
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from image2ad.catalog import GenerationType, ModelSpec
 from image2ad.deps import RuntimeDep
 from image2ad.errors import NotFound
-from image2ad.providers.catalog import GenerationType, ModelSpec
 from image2ad.runtime import Runtime
 from image2ad.web import labels
 from image2ad.web.deps import PageUser
@@ -28,7 +28,7 @@ LEDES = {
 def spec_or_404(rt: Runtime, type_name: str) -> ModelSpec:
     if type_name not in {t.value for t in GenerationType}:
         raise NotFound("There is no such generator.")
-    return rt.catalog.get(type_name)
+    return rt.catalog.default(type_name)
 
 
 @router.get("/generate/{type_name}")
@@ -39,6 +39,7 @@ def generate_page(type_name: str, request: Request, user: PageUser, rt: RuntimeD
         "generate.html",
         user=user,
         spec=spec,
+        price=rt.catalog.default_price(spec),
         lede=LEDES[spec.type],
         ratios=labels.ratio_choices(spec),
         formats=labels.simple_choices(spec, "output_format", {"png": "PNG", "jpeg": "JPEG"}),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from image2ad.catalog import ModelSpec
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
-from image2ad.providers.catalog import ModelSpec
 
 # Ad-format names for the ratios that have one; other ratios show only the ratio.
 RATIO_NAMES = {
@@ -61,9 +61,10 @@ def ratio_choices(spec: ModelSpec) -> list[Choice]:
     if param is None or not param.choices:
         return []
     # Ad formats first, in the order people use them; then the other ratios, "auto" last.
-    named = [r for r in RATIO_NAMES if r in param.choices and r != "auto"]
-    rest = [c for c in param.choices if c not in named and c != "auto"]
-    order = named + rest + (["auto"] if "auto" in param.choices else [])
+    values = [str(c) for c in param.choices]
+    named = [r for r in RATIO_NAMES if r in values and r != "auto"]
+    rest = [c for c in values if c not in named and c != "auto"]
+    order = named + rest + (["auto"] if "auto" in values else [])
     return [
         Choice(
             value=value,
@@ -80,7 +81,7 @@ def simple_choices(spec: ModelSpec, name: str, labels: dict[str, str]) -> list[C
     if param is None or not param.choices:
         return []
     return [
-        Choice(value=c, name=labels.get(c, c), detail="", default=c == param.default)
+        Choice(value=str(c), name=labels.get(str(c), str(c)), detail="", default=c == param.default)
         for c in param.choices
     ]
 

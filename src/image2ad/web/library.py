@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from image2ad.catalog import GenerationType
 from image2ad.deps import RuntimeDep
 from image2ad.jobs import service as jobs
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
-from image2ad.providers.catalog import GenerationType
 from image2ad.runtime import Runtime
 from image2ad.web.deps import PageUser
 from image2ad.web.render import fragment, render
@@ -68,7 +68,7 @@ def library_page(
         user=user,
         jobs=page.items,
         filters=filters,
-        types=rt.catalog.specs,
+        types=list(GenerationType),
         statuses=list(JobStatus),
         next_url=next_url,
         first_url=("/library?" + urlencode(query)) if cursor else None,
@@ -84,11 +84,11 @@ def job_page(job_id: str, request: Request, user: PageUser, rt: RuntimeDep) -> R
         "job.html",
         user=user,
         job=job,
-        spec=rt.catalog.get(job.type.value),
+        model=rt.catalog.find(job.type.value, job.model),
         active="library",
     )
 
 
 @router.get("/jobs/{job_id}/card")
 def job_card(job_id: str, request: Request, user: PageUser, rt: RuntimeDep) -> Response:
-    return fragment(request, "_job_card.html", job=_load(rt, user, job_id), types=rt.catalog.specs)
+    return fragment(request, "_job_card.html", job=_load(rt, user, job_id))

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from image2ad.auth import web
 from image2ad.auth.sessions import CSRF_FIELD, set_cookie
+from image2ad.catalog import GenerationType
 from image2ad.models import User
-from image2ad.providers.catalog import GenerationType
 from image2ad.runtime import Runtime
 from image2ad.web import labels
 
@@ -79,8 +79,8 @@ def runtime(request: Request) -> Runtime:
 
 def nav(rt: Runtime) -> list[dict[str, str]]:
     items = [
-        {"key": t.value, "label": spec.label, "url": f"/generate/{t.value}", "icon": NAV_ICONS[t]}
-        for t, spec in rt.catalog.specs.items()
+        {"key": t.value, "label": t.label, "url": f"/generate/{t.value}", "icon": NAV_ICONS[t]}
+        for t in GenerationType
     ]
     return [*items, {"key": "library", "label": "Library", "url": "/library", "icon": "▦"}]
 

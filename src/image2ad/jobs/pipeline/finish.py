@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from dbos import DBOS
 from dbos import error as dbos_error
 
+from image2ad.catalog import GenerationType
 from image2ad.faults import crash_point
 from image2ad.jobs import repository, service
 from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
@@ -73,8 +74,9 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
             job = repository.get(session, job_id)
             if job is None or job.status != JobStatus.PROCESSING.value:
                 return None
-            spec = rt.catalog.get(job.type)
-            key = f"results/{job.user_id}/{job.type}/{job.id}.{spec.extension(job.params)}"
+            spec = rt.catalog.find(job.type, job.model)
+            ext = spec.extension(job.params) if spec else GenerationType(job.type).extension
+            key = f"results/{job.user_id}/{job.type}/{job.id}.{ext}"
             repository.update_active(
                 session, job_id, stage=JobStage.DOWNLOADING.value, updated_at=utcnow()
             )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from dbos import DBOS, Queue
 
+from image2ad.catalog import availability
 from image2ad.faults import crash_point
-from image2ad.jobs import service
+from image2ad.jobs import repository, service
 from image2ad.runtime import current
 
 CREATE_QUEUE = "kie-create"
@@ -56,5 +58,33 @@ async def fail_job(
     ended = await asyncio.to_thread(run)
     # Failure and refund are committed, the step's checkpoint is not: the re-run must find
     # the job already failed and refund nothing more.
+    crash_point("F")
+    return ended
+
+
+@db_step("fail_model_unavailable")
+async def fail_model_unavailable(job_id: str, kind: str, detail: str) -> bool:
+    """Kie refused the job's model: mark the model unavailable for every process and end the
+    job refunded, in one transaction, with a message naming the model and what to use."""
+
+    def run() -> bool:
+        rt = current()
+        recheck = timedelta(seconds=rt.settings.jobs.model_recheck_s)
+        with rt.db.session() as session:
+            job = repository.get(session, job_id)
+            spec = rt.catalog.find(job.type, job.model) if job is not None else None
+            if job is None or spec is None:
+                return False
+            availability.mark_unavailable(session, spec, kind, detail, recheck)
+            known = availability.statuses(session)
+            message = availability.of(spec, known).reason or f"{spec.label} is unavailable."
+            other = availability.instead(rt.catalog, spec, known)
+            if other is not None:
+                message += f" Use {other.label} (model {other.id}) instead; your credits are back."
+            return service.fail_and_refund(
+                session, job_id, code="model_unavailable", message=message
+            )
+
+    ended = await asyncio.to_thread(run)
     crash_point("F")
     return ended

@@ -13,11 +13,12 @@ from dbos import error as dbos_error
 
 from image2ad.faults import crash_point
 from image2ad.jobs import repository
-from image2ad.jobs.pipeline.steps import db_step, fail_job
+from image2ad.jobs.pipeline.steps import db_step, fail_job, fail_model_unavailable
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
 from image2ad.providers.errors import (
     ProviderError,
+    ProviderModelUnavailable,
     ProviderOutOfCredits,
     ProviderRateLimited,
     ProviderSubmitUncertain,
@@ -137,8 +138,7 @@ async def create_task(job_id: str, attempt: int, request: dict[str, Any]) -> str
     await rt.create_slot()
     if not await asyncio.to_thread(_claim_send, job_id, attempt):
         raise ProviderSubmitUncertain("createTask for this attempt may already have been sent")
-    client = rt.kie()
-    task_id = await client.create_task(
+    task_id = await rt.task_api(request.get("api", "market")).create_task(
         request["model"],
         request["input"],
         callback_url=request["callback_url"],
@@ -210,14 +210,19 @@ async def defer_submit(job_id: str, delay_s: float, uncertain: bool) -> None:
     await asyncio.to_thread(run)
 
 
-def create_request(plan: dict[str, Any], image_urls: list[str]) -> dict[str, Any]:
-    spec = current().catalog.get(plan["type"])
+def create_request(plan: dict[str, Any], image_urls: list[str]) -> dict[str, Any] | None:
+    """What createTask (or Veo's generate) sends; None when the catalog no longer lists the
+    job's model (an operator removed it while the job waited)."""
+    spec = current().catalog.find(plan["type"], plan["model"])
+    if spec is None:
+        return None
     callback = plan["callback_url"]
     # The attempt rides along in the callback URL (Kie keeps it with the task): a task whose
     # answer was lost may be adopted only while its own attempt is the job's current one.
     tag = f"?attempt={plan['attempt']}"
     return {
-        "model": plan["model"],
+        "api": spec.api,
+        "model": spec.provider_model,
         "input": spec.build_input(plan["prompt"], plan["params"], image_urls),
         "callback_url": f"{callback}{tag}" if callback else callback,
         "progress_callback_url": (
@@ -249,8 +254,13 @@ async def submit_job(job_id: str) -> None:
             return
         await save_source_url(job_id, url)
         image_urls = [url]
+    request = create_request(plan, image_urls)
+    if request is None:
+        message = f"The model {plan['model']} is no longer offered here."
+        await fail_job(job_id, ProviderModelUnavailable.code, message)
+        return
     try:
-        task_id = await create_task(job_id, plan["attempt"], create_request(plan, image_urls))
+        task_id = await create_task(job_id, plan["attempt"], request)
     except ProviderSubmitUncertain:
         log.warning("createTask outcome unknown for job %s; waiting for an orphan callback", job_id)
         await defer_submit(job_id, current().settings.jobs.submit_grace_s, True)
@@ -263,6 +273,10 @@ async def submit_job(job_id: str) -> None:
 
 async def _submit_refused(job_id: str, exc: ProviderError) -> None:
     """Kie said no before a task existed: wait and retry on load errors, else fail and refund."""
+    if isinstance(exc, ProviderModelUnavailable):
+        log.warning("Kie refused the model of job %s: %s", job_id, exc)
+        await fail_model_unavailable(job_id, exc.kind, exc.message)
+        return
     if isinstance(exc, ProviderRateLimited | ProviderUnavailable) or exc.retryable:
         log.info("Kie refused job %s for now (%s); requeued", job_id, exc.code)
         await defer_submit(job_id, REQUEUE_AFTER.total_seconds(), False)

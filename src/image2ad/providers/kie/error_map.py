@@ -8,6 +8,7 @@ from image2ad.providers.errors import (
     ProviderFeatureDisabled,
     ProviderGenerationFailed,
     ProviderKeyLimit,
+    ProviderModelUnavailable,
     ProviderOutOfCredits,
     ProviderRateLimited,
     ProviderServerError,
@@ -48,6 +49,24 @@ _HTTP_STATUSES: dict[int, type[ProviderError]] = {
 _TASK_NOT_FOUND_CODES = frozenset({404, 422})
 
 
+# The calls that name a model: only their refusals can mean the model is gone.
+MODEL_CALLS = frozenset({"createTask", "veo generate"})
+
+
+def model_unavailability(code: int | None, message: str) -> str | None:
+    """Why Kie will not run a model, from a create call's refusal; None for other refusals.
+
+    Paused: body 500 "This interface is temporarily paused." (a 500 saying a field is required
+    means the model is live); unknown: 422 "...model name you specified is not supported".
+    """
+    text = message.lower()
+    if code == 500 and "paused" in text:
+        return "paused"
+    if code == 422 and "not supported" in text and "model" in text:
+        return "unknown"
+    return {455: "maintenance", 505: "disabled"}.get(code or 0)
+
+
 def map_error(
     *,
     operation: str,
@@ -58,7 +77,13 @@ def map_error(
 ) -> ProviderError:
     """The error for a failed call; `code` is the body code, None when the body had none."""
     text = f"Kie {operation}: {message or f'HTTP {http_status}'}"
+    kind = model_unavailability(code, message) if operation in MODEL_CALLS else None
+    if kind is not None:
+        return ProviderModelUnavailable(text, provider_code=code, kind=kind)
     if code is not None and code != 200:
+        if code == 500 and "required" in message.lower():
+            # Kie's answer to a missing input field is a 500 naming it (kie-models.md §2).
+            return ProviderValidationError(text, provider_code=code)
         if task_lookup and code in _TASK_NOT_FOUND_CODES:
             return ProviderTaskNotFound(text, provider_code=code)
         error_type = _BODY_CODES.get(code)
