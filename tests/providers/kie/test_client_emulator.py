@@ -24,6 +24,8 @@ from tests.fixtures.emulator import CallbackSink, RunningEmulator
 StartEmulator = Callable[..., RunningEmulator]
 ORDER = [TaskState.WAITING, TaskState.QUEUING, TaskState.GENERATING, TaskState.SUCCESS]
 NANO = "google/nano-banana"
+KLING = "kling-3.0/video"
+SORA = "sora-2-text-to-video"
 
 
 @pytest.fixture
@@ -78,15 +80,18 @@ async def test_create_then_walk_to_success(kie: KieClient, emulator: RunningEmul
 
 
 async def test_sora_reports_progress_and_passes_callback_urls(
-    kie: KieClient, callback_sink: CallbackSink
+    start_emulator: StartEmulator, callback_sink: CallbackSink
 ) -> None:
-    task_id = await kie.create_task(
-        "sora-2-text-to-video",
-        {"prompt": "waves", "aspect_ratio": "portrait", "n_frames": "10"},
-        callback_url=callback_sink.url("/cb"),
-        progress_callback_url=callback_sink.url("/progress"),
-    )
-    records = await walk(kie, task_id)
+    # Only Sora reports progress; Kie paused it, so this emulator runs it again.
+    emulator = start_emulator(paused_models=frozenset())
+    async with connect(emulator) as kie:
+        task_id = await kie.create_task(
+            SORA,
+            {"prompt": "waves", "aspect_ratio": "portrait", "n_frames": "10"},
+            callback_url=callback_sink.url("/cb"),
+            progress_callback_url=callback_sink.url("/progress"),
+        )
+        records = await walk(kie, task_id)
     assert all(r.progress is not None for r in records)
     assert records[-1].progress == 100 and records[-1].state is TaskState.SUCCESS
     param = records[-1].param
@@ -133,32 +138,66 @@ async def test_bad_key_is_an_auth_error_everywhere(
 
 
 @pytest.mark.parametrize(
-    ("input_", "field"),
+    ("input_", "field", "code"),
     [
-        ({}, "input.prompt"),
-        ({"prompt": "x", "aspect_ratio": "7:3"}, "input.aspect_ratio"),
-        ({"prompt": "x", "output_format": "jpg"}, "input.output_format"),
-        ({"prompt": "x" * 5001}, "input.prompt"),
+        # Kie answers a missing field with body code 500 naming it (kie-models.md §2).
+        ({}, "prompt is required", 500),
+        ({"aspect_ratio": "16:9"}, "prompt is required", 500),
+        ({"prompt": "x", "aspect_ratio": "7:3"}, "input.aspect_ratio", 422),
+        ({"prompt": "x", "output_format": "jpg"}, "input.output_format", 422),
+        ({"prompt": "x" * 5001}, "input.prompt", 422),
     ],
 )
 async def test_invalid_input_names_the_field(
-    kie: KieClient, emulator: RunningEmulator, input_: dict[str, str], field: str
+    kie: KieClient, emulator: RunningEmulator, input_: dict[str, str], field: str, code: int
 ) -> None:
     with pytest.raises(errors.ProviderValidationError, match=field) as caught:
         await kie.create_task(NANO, input_)
-    assert caught.value.provider_code == 422
+    assert caught.value.provider_code == code
     assert emulator.state.calls["createTask"] == 1
     assert emulator.state.tasks == {}
 
 
-async def test_unknown_and_withdrawn_models(start_emulator: StartEmulator) -> None:
-    emulator = start_emulator(withdrawn_models=frozenset({"sora-2-text-to-video"}))
-    async with connect(emulator) as client:
-        with pytest.raises(errors.ProviderValidationError, match="Unsupported model"):
-            await client.create_task("google/nano-banana-9", {"prompt": "x"})
-        with pytest.raises(errors.ProviderFeatureDisabled, match="disabled"):
-            await client.create_task("sora-2-text-to-video", {"prompt": "x"})
+async def test_paused_model_fails_fast_and_a_live_one_refuses_empty_input(
+    start_emulator: StartEmulator,
+) -> None:
+    # The app's availability probe: createTask with an empty input creates nothing either way.
+    emulator = start_emulator(paused_models=frozenset({SORA}))
+    async with connect(emulator, max_retries=3) as client:
+        with pytest.raises(errors.ProviderModelUnavailable, match="temporarily paused") as paused:
+            await client.create_task(SORA, {"prompt": "waves"})
+        assert paused.value.kind == "paused" and paused.value.provider_code == 500
+        assert emulator.state.calls["createTask"] == 1, "a paused model is not retried"
+        with pytest.raises(errors.ProviderValidationError, match="prompt is required") as live:
+            await client.create_task(KLING, {})
+        assert live.value.provider_code == 500
     assert emulator.state.calls["createTask"] == 2
+    assert emulator.state.tasks == {}
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "message"),
+    [
+        ("google/nano-banana-9", "unknown", "model name you specified is not supported"),
+        (KLING, "disabled", "currently disabled"),
+        ("bytedance/seedance-2-mini", "maintenance", "under maintenance"),
+        (SORA, "paused", "temporarily paused"),
+    ],
+)
+async def test_unavailable_models_are_refused_once_with_their_kind(
+    start_emulator: StartEmulator, model: str, kind: str, message: str
+) -> None:
+    emulator = start_emulator(
+        withdrawn_models=frozenset({KLING}),
+        maintenance_models=frozenset({"bytedance/seedance-2-mini"}),
+    )
+    async with connect(emulator, max_retries=3) as client:
+        with pytest.raises(errors.ProviderModelUnavailable, match=message) as caught:
+            await client.create_task(model, {"prompt": "a calm sea at dawn"})
+    assert caught.value.kind == kind
+    assert not caught.value.retryable
+    assert emulator.state.calls["createTask"] == 1
+    assert emulator.state.tasks == {}
 
 
 async def test_out_of_credits(kie: KieClient, emulator: RunningEmulator) -> None:
@@ -264,8 +303,8 @@ async def test_upload_rejection_keeps_the_message(kie: KieClient) -> None:
 async def test_credit_follows_the_balance(kie: KieClient, emulator: RunningEmulator) -> None:
     before = await kie.credit()
     assert isinstance(before, float) and before == emulator.state.balance
-    await kie.create_task("sora-2-text-to-video", {"prompt": "x"})
-    assert await kie.credit() == before - 30
+    await kie.create_task(KLING, {"prompt": "x", "duration": "5"})
+    assert await kie.credit() == before - 12 * 5, "Kling 3.0 costs 12 credits a second"
 
 
 async def test_download_url(kie: KieClient) -> None:

@@ -63,14 +63,25 @@ async def test_create_task_uncertain_outcomes_are_sent_once(
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("message", "error_type"),
+    [
+        ("Internal error", errors.ProviderServerError),
+        ("This field is required", errors.ProviderValidationError),
+        ("This interface is temporarily paused.", errors.ProviderModelUnavailable),
+    ],
+)
 async def test_create_task_body_500_is_a_refusal_not_uncertain(
-    scripted: StartServer, make_client: MakeClient
+    scripted: StartServer,
+    make_client: MakeClient,
+    message: str,
+    error_type: type[errors.ProviderError],
 ) -> None:
-    server = await scripted([envelope(500, "This field is required"), CREATED])
-    with pytest.raises(errors.ProviderServerError) as caught:
+    server = await scripted([envelope(500, message), CREATED])
+    with pytest.raises(error_type) as caught:
         await create(make_client, server.url)
-    assert not isinstance(caught.value, errors.ProviderSubmitUncertain)
-    assert "This field is required" in caught.value.message
+    assert type(caught.value) is error_type
+    assert message in caught.value.message
     assert caught.value.provider_code == 500
     assert len(server.requests) == 1
 
@@ -81,7 +92,6 @@ async def test_create_task_body_500_is_a_refusal_not_uncertain(
         envelope(429, "Rate limit exceeded", status=429),
         envelope(429, "Rate limit exceeded"),
         Reply(status=429, body=b""),
-        envelope(455, "Service unavailable"),
     ],
 )
 async def test_create_task_retries_explicit_refusals(
@@ -109,7 +119,14 @@ async def test_create_task_gives_up_with_the_last_refusal(
         (envelope(422, "input.prompt is required"), errors.ProviderValidationError),
         (envelope(433, "Sub-key usage exceeds its limit"), errors.ProviderKeyLimit),
         (envelope(501, "Generation failed"), errors.ProviderGenerationFailed),
-        (envelope(505, "Feature disabled"), errors.ProviderFeatureDisabled),
+        # Refusals of the model itself: no retry helps for a while (kie-models.md §2).
+        (envelope(455, "Service unavailable"), errors.ProviderModelUnavailable),
+        (envelope(505, "Feature disabled"), errors.ProviderModelUnavailable),
+        (envelope(500, "This interface is temporarily paused."), errors.ProviderModelUnavailable),
+        (
+            envelope(422, "The model name you specified is not supported"),
+            errors.ProviderModelUnavailable,
+        ),
     ],
 )
 async def test_create_task_rejections_are_not_retried(
@@ -178,8 +195,9 @@ async def test_create_task_wire_format(scripted: StartServer, make_client: MakeC
 async def test_no_retries_when_max_retries_is_zero(
     scripted: StartServer, make_client: MakeClient
 ) -> None:
-    server = await scripted([envelope(455, "maintenance")])
-    with pytest.raises(errors.ProviderUnavailable):
+    # A refusal create_task re-sends otherwise (test_create_task_retries_explicit_refusals).
+    server = await scripted([envelope(429, "Rate limit exceeded"), CREATED])
+    with pytest.raises(errors.ProviderRateLimited):
         await create(make_client, server.url, max_retries=0)
     assert len(server.requests) == 1
 

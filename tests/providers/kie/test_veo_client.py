@@ -267,9 +267,10 @@ async def test_generate_retries_explicit_refusals(
 async def test_generate_wire_format(scripted: StartServer, make_client: MakeClient) -> None:
     server = await scripted([envelope(500, "prompt is required"), CREATED])
     veo = VeoApi(make_client(server.url + "/"))
-    with pytest.raises(errors.ProviderServerError) as refused:
+    # Kie's answer to a missing field: a refusal (no task), and no retry fixes the input.
+    with pytest.raises(errors.ProviderValidationError, match="prompt is required") as refused:
         await veo.create_task("veo3", {})
-    assert not isinstance(refused.value, errors.ProviderSubmitUncertain)
+    assert refused.value.provider_code == 500
     task_id = await veo.create_task(
         "veo3",
         {"prompt": "p", "imageUrls": [URL], "aspect_ratio": "9:16", "model": "overridden"},

@@ -62,7 +62,8 @@ def model_unavailability(code: int | None, message: str) -> str | None:
     text = message.lower()
     if code == 500 and "paused" in text:
         return "paused"
-    if code == 422 and "not supported" in text and "model" in text:
+    # Kie's words name the model; a field refused "by this model" is only a bad input.
+    if code == 422 and "model name" in text and "not supported" in text:
         return "unknown"
     return {455: "maintenance", 505: "disabled"}.get(code or 0)
 
