@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from image2ad.catalog import Catalog
+from image2ad.providers.emulator.veo import veo_of
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.images import image_bytes
 from tests.fixtures.live_app import LiveApp
@@ -147,10 +148,14 @@ def test_every_model_runs_end_to_end(live_app: LiveApp, model: Any) -> None:
         else:
             assert result.headers["content-type"] == "video/mp4"
             assert client.get(done["poster_url"]).status_code == 200
-    task = live_app.emulator.tasks[done["task_id"]]
-    assert task.spec.name == model.provider_model
+    if model.api == "veo":
+        veo_task = veo_of(live_app.emulator).tasks[done["task_id"]]
+        provider_model, sent_body = veo_task.body["model"], veo_task.body
+    else:
+        task = live_app.emulator.tasks[done["task_id"]]
+        provider_model, sent_body = task.spec.name, task.input
+    assert provider_model == model.provider_model
     if model.images:
-        # Veo takes a flat body; the market nests the fields in `input`.
-        sent = (task.request if model.api == "veo" else task.input)[model.images.field]
+        sent = sent_body[model.images.field]
         assert sent in ([done["source_image_url"]], done["source_image_url"])
     assert_ledger_invariants(live_app.db, user.id)

@@ -121,7 +121,8 @@ def test_withdrawn_model_fails_fast_with_a_refund(live_app: LiveApp) -> None:
         done = live_app.wait_job(client, job["id"])
         assert client.get("/api/v1/me").json()["credits"] == 1
     assert done["status"] == "failed" and done["task_id"] is None
-    assert done["error"]["code"] == "provider_feature_disabled"
+    assert done["error"]["code"] == "model_unavailable"
+    assert "Nano Banana is switched off at Kie" in done["error"]["message"]
     assert_ledger_invariants(live_app.db, user.id)
 
 
