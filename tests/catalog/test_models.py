@@ -182,8 +182,10 @@ def test_an_original_field_without_an_equivalent_is_refused() -> None:
 
 
 def test_veo_spells_auto_its_own_way_and_keeps_1080p_to_itself() -> None:
-    sent = build("text-to-video", "veo3", {"aspect_ratio": "auto", "resolution": "1080p"})
-    assert sent["aspect_ratio"] == "Auto" and "resolution" not in sent
+    assert build("text-to-video", "veo3", {"aspect_ratio": "auto"})["aspect_ratio"] == "Auto"
+    assert "resolution" not in build("text-to-video", "veo3", {"resolution": "1080p"})
+    with pytest.raises(InvalidInput, match="16:9 videos only"):
+        build("text-to-video", "veo3", {"aspect_ratio": "9:16", "resolution": "1080p"})
 
 
 @pytest.mark.parametrize(

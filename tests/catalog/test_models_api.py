@@ -159,3 +159,22 @@ def test_every_model_runs_end_to_end(live_app: LiveApp, model: Any) -> None:
         sent = sent_body[model.images.field]
         assert sent in ([done["source_image_url"]], done["source_image_url"])
     assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_a_veo_job_asking_for_1080p_gets_kies_1080p_file(live_app: LiveApp) -> None:
+    user = live_app.user()
+    body = {
+        "type": "text-to-video",
+        "model": "veo3",
+        "prompt": "Hero shot of the bottle",
+        "params": {"resolution": "1080p"},
+    }
+    with live_app.client(user) as client:
+        portrait = {**body, "params": {"resolution": "1080p", "aspect_ratio": "9:16"}}
+        refused = client.post("/api/v1/jobs", json=portrait)
+        assert refused.status_code == 422 and "16:9 videos only" in refused.text
+        done = live_app.wait_job(client, client.post("/api/v1/jobs", json=body).json()["id"])
+    assert done["status"] == "completed", done
+    emulator = veo_of(live_app.emulator)
+    assert done["task_id"] in emulator.full_hd_served
+    assert_ledger_invariants(live_app.db, user.id)

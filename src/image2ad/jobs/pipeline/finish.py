@@ -20,6 +20,8 @@ from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.pipeline.steps import db_step, fail_job
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
+from image2ad.providers.errors import ProviderError
+from image2ad.providers.kie.veo import VeoApi
 from image2ad.runtime import current
 from image2ad.storage import cleanup
 from image2ad.storage.base import StorageError, local_copy
@@ -76,6 +78,9 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
                 return None
             spec = rt.catalog.find(job.type, job.model)
             ext = spec.extension(job.params) if spec else GenerationType(job.type).extension
+            full_hd = (
+                spec is not None and spec.api == "veo" and job.params.get("resolution") == "1080p"
+            )
             key = f"results/{job.user_id}/{job.type}/{job.id}.{ext}"
             repository.update_active(
                 session, job_id, stage=JobStage.DOWNLOADING.value, updated_at=utcnow()
@@ -84,6 +89,7 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
                 "key": key,
                 "result_type": job.result_type,
                 "deadline": job.deadline_at.timestamp(),
+                "full_hd_task": job.task_id if full_hd else None,
             }
 
     return await asyncio.to_thread(run)
@@ -249,6 +255,36 @@ async def until_deadline(job_id: str, what: str, attempt: Callable[[], Awaitable
             tries += 1
 
 
+class FullHdNotReady(Exception):
+    """Kie is still making the 1080p file of a finished Veo video."""
+
+
+@DBOS.step(
+    name="full_hd_url",
+    retries_allowed=True,
+    max_attempts=12,
+    interval_seconds=2.0,
+    backoff_rate=1.5,  # about 6 minutes in all: Kie says the 1080p file takes a few
+    should_retry=lambda exc: (
+        isinstance(exc, FullHdNotReady) or (isinstance(exc, ProviderError) and exc.retryable)
+    ),
+)
+async def full_hd_url(task_id: str) -> str:
+    url = await VeoApi(current().kie()).full_hd_url(task_id)
+    if url is None:
+        raise FullHdNotReady(task_id)
+    return url
+
+
+async def full_hd_or(url: str, task_id: str, job_id: str) -> str:
+    """The 1080p file of a Veo job that asked for it; the 720p one when Kie cannot make it."""
+    try:
+        return await full_hd_url(task_id)
+    except (ProviderError, FullHdNotReady, dbos_error.DBOSMaxStepRetriesExceeded) as exc:
+        log.warning("job %s: no 1080p file from Kie (%s); keeping the 720p one", job_id, exc)
+        return url
+
+
 def poster_key(key: str) -> str:
     return key.rsplit(".", 1)[0] + ".poster.jpg"
 
@@ -265,6 +301,8 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
         return
     key, result_type, deadline = plan["key"], plan["result_type"], plan.get("deadline")
     url: str = outcome["urls"][0]
+    if plan.get("full_hd_task"):
+        url = await full_hd_or(url, plan["full_hd_task"], job_id)
     try:
         meta = await until_deadline(
             job_id,

@@ -222,6 +222,8 @@ class KieVeoApi:
         self.tasks: dict[str, VeoTask] = {}
         self.by_token: dict[str, VeoTask] = {}
         self.full_hd_delay_s = DEFAULT_FULL_HD_DELAY_S
+        # Tasks whose 1080P file was downloaded (tests check the app fetched it).
+        self.full_hd_served: list[str] = []
         """How long get-1080p-video answers 500 "processing" after the task succeeded."""
         self._lock = threading.RLock()
         self._random = random.Random(state.settings.seed)  # noqa: S311 - not security-relevant
@@ -462,8 +464,10 @@ class KieVeoApi:
         now = time.time()
         if task.flag_at(now) != SUCCESS:
             return None
-        if name == task.full_hd_name and now < task.terminal_at + self.full_hd_delay_s:
-            return None
+        if name == task.full_hd_name:
+            if now < task.terminal_at + self.full_hd_delay_s:
+                return None
+            self.full_hd_served.append(task.task_id)
         # The 1080P URL serves the same placeholder clip.
         data = await self.state.renders.get_or_render(
             (task.task_id, "video"), lambda: self._render(task)
