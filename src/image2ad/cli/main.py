@@ -19,6 +19,7 @@ from image2ad.cli.backup import backup_command, restore_command
 from image2ad.cli.doctor import doctor
 from image2ad.cli.generate import generate
 from image2ad.cli.jobs import jobs_app
+from image2ad.cli.report import report_app
 from image2ad.config import Settings
 from image2ad.credits import service as credits
 from image2ad.db import Database
@@ -40,6 +41,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(workers_app, name="workers")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(report_app, name="report")
 app.command("generate")(generate)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
