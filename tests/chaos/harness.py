@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from image2ad.db import Database, is_sqlite
 from image2ad.migrate import upgrade
 from image2ad.models import CreditEntry, Job, UsageEvent, User
+from image2ad.providers.emulator.veo import veo_of
 from tests.fixtures.database import database_url
 from tests.fixtures.emulator import RunningEmulator, run_emulator
 from tests.fixtures.factories import TestUser, create_user
@@ -38,7 +39,15 @@ from tests.fixtures.processes import free_port
 from tests.fixtures.s3 import MotoS3, run_moto
 
 POINTS = ["P1", "P2", "P3", "P4", "P5", "P6", "F", "D1", "V1", "U1"]
-TYPES = ["text-to-image", "image-to-image", "text-to-video", "image-to-video"]
+# Each type's default model, plus Veo 3.1 (its own API family) for both video types.
+MIX = [
+    ("text-to-image", None),
+    ("image-to-image", None),
+    ("text-to-video", None),
+    ("image-to-video", None),
+    ("text-to-video", "veo3"),
+    ("image-to-video", "veo3"),
+]
 TERMINAL = {"completed", "failed", "canceled"}
 # Results this large go to S3 as multipart uploads (the smallest part is 5 MiB).
 S3_PADDING = 5 * 1024 * 1024 + 4096
@@ -338,11 +347,13 @@ class Harness:
     def _submit(self, client: httpx.Client, n: int) -> bool:
         """POST job n. After a lost answer, POST again only if the job was not committed: a
         job the server accepted must be finished by the server, not rescued by the client."""
-        kind = TYPES[n % len(TYPES)]
+        kind, model = MIX[n % len(MIX)]
         prompt = f"chaos {self.config.seed} ad #{n}"
         body: dict[str, Any] = {"type": kind, "prompt": prompt}
         if kind.startswith("image-to-"):
             body["source_upload_id"] = self.upload_id
+        if model is not None:
+            body["model"] = model
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -521,14 +532,14 @@ class Harness:
         by_id = {job.id: job for job in jobs}
         unexplained: list[str] = []
         per_job: dict[str, int] = {}
-        for task_id, task in list(self.emulator.state.tasks.items()):
-            owner = next((by_id[j] for j in _job_ids(task.callback_url or "") if j in by_id), None)
+        for task_id, callback_url, created_at in self._provider_tasks():
+            owner = next((by_id[j] for j in _job_ids(callback_url) if j in by_id), None)
             if owner is None or owner.task_id == task_id:
                 continue
             per_job[owner.id] = per_job.get(owner.id, 0) + 1
             # A request the dying process had sent may reach the emulator a little later.
             killed_while_sending = any(
-                kill.started_at <= task.created_at <= kill.at + SEND_SLACK_S for kill in self.kills
+                kill.started_at <= created_at <= kill.at + SEND_SLACK_S for kill in self.kills
             )
             if not killed_while_sending:
                 unexplained.append(f"task {task_id} of job {owner.id}: no kill while it was sent")
@@ -542,6 +553,13 @@ class Harness:
                 )
         self.result.orphan_tasks = sum(per_job.values())
         return unexplained
+
+    def _provider_tasks(self) -> Iterator[tuple[str, str, float]]:
+        """(task id, callback URL, created at) of every task, market and Veo."""
+        for task_id, task in list(self.emulator.state.tasks.items()):
+            yield task_id, task.callback_url or "", task.created_at
+        for task_id, veo_task in list(veo_of(self.emulator.state).tasks.items()):
+            yield task_id, str(veo_task.body.get("callBackUrl") or ""), veo_task.created_at
 
 
 def _port_taken(log: Path) -> bool:

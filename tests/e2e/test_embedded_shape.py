@@ -64,13 +64,19 @@ def embedded(
         server.stop()
 
 
-@pytest.mark.parametrize("type_", TYPES)
+RUNS = [(type_, []) for type_ in TYPES] + [
+    ("text-to-video", ["--model", "veo3", "--param", "resolution=1080p"]),
+    ("text-to-image", ["--model", "nano-banana-2", "--param", "resolution=2K"]),
+]
+
+
+@pytest.mark.parametrize(("type_", "extra"), RUNS, ids=lambda v: " ".join(v) if v else "default")
 def test_each_type_is_generated_and_saved_by_the_cli(
-    embedded: tuple[ServerProcess, dict[str, str]], type_: str, tmp_path: Path
+    embedded: tuple[ServerProcess, dict[str, str]], type_: str, extra: list[str], tmp_path: Path
 ) -> None:
     _server, env = embedded
     out = tmp_path / "result"
-    args = ["generate", type_, f"a {type_} ad for lemonade", "--out", str(out)]
+    args = ["generate", type_, f"a {type_} ad for lemonade", "--out", str(out), *extra]
     if type_.startswith("image-to"):
         reference = tmp_path / "reference.png"
         Image.new("RGB", (320, 240), (240, 200, 40)).save(reference)

@@ -19,6 +19,13 @@ def generate(
     prompt: Annotated[str, typer.Argument(help="What to generate")],
     image: Annotated[Path | None, typer.Option(help="Reference image for image types")] = None,
     aspect_ratio: Annotated[str | None, typer.Option(help="e.g. 1:1, 9:16, landscape")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="A model id from /api/v1/models (default: the type's)")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="A model parameter NAME=VALUE, repeatable (e.g. duration=10)"),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Where to save the result")] = None,
     url: Annotated[str, typer.Option(envvar="IMAGE2AD_URL", help="Server URL")] = (
         "http://127.0.0.1:8000"
@@ -35,6 +42,10 @@ def generate(
         body: dict[str, Any] = {"type": type_, "prompt": prompt}
         if aspect_ratio:
             body["aspect_ratio"] = aspect_ratio
+        if model:
+            body["model"] = model
+        if param:
+            body["params"] = _params(param)
         if image is not None:
             body["source_upload_id"] = _upload(api, image)
         job = _check(api.post("/api/v1/jobs", json=body))
@@ -55,6 +66,22 @@ def generate(
                 for chunk in response.iter_bytes():
                     handle.write(chunk)
         typer.echo(f"saved {target} ({target.stat().st_size} bytes) from job {job['id']}")
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs; true/false and whole numbers are sent as such, the rest as text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r}: use NAME=VALUE", param_hint="--param")
+        value: Any = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.isdigit():
+            value = int(raw)
+        params[name] = value
+    return params
 
 
 def _upload(api: httpx.Client, image: Path) -> str:
