@@ -9,8 +9,8 @@ from fastapi import APIRouter, Response
 from image2ad.deps import RuntimeDep
 from image2ad.errors import NotFound, error_responses
 from image2ad.jobs import repository
-from image2ad.jobs.endpoints import serve_object
 from image2ad.jobs.status import JobStatus
+from image2ad.storage.serving import serve_object
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"], responses=error_responses(404))
 
@@ -38,4 +38,4 @@ async def signed_file(token: str, rt: RuntimeDep) -> Response:
     if found is None:
         raise NotFound("This link is not valid or has expired.")
     key, content_type = found
-    return await serve_object(rt, key, content_type)
+    return await serve_object(rt.storage, key, content_type)

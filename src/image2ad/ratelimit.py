@@ -2,7 +2,7 @@
 
 Counters live in this process's memory (`limits`' moving window); with N API processes a user
 gets at most N times the limit, which still stops floods. The provider's own limits are held
-globally by the durable queue and jobs/send_gate.py, not here.
+globally by the durable queue and providers/kie/send_gate.py, not here.
 """
 
 from __future__ import annotations

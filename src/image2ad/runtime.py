@@ -15,12 +15,11 @@ from aiolimiter import AsyncLimiter
 from image2ad.catalog import Catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.db import Database
-from image2ad.jobs import send_gate
 from image2ad.links import LinkSigner
 from image2ad.net.safe_fetch import FetchPolicy
 from image2ad.net.urls import Allowlist
 from image2ad.providers.base import TaskApi
-from image2ad.providers.kie import KieClient
+from image2ad.providers.kie import KieClient, send_gate
 from image2ad.providers.kie.veo import VeoApi
 from image2ad.ratelimit import RateLimiter
 from image2ad.secret_key import signing_key
@@ -128,7 +127,7 @@ class Runtime:
         return min(kie.query_limit / 2, kie.create_limit / kie.create_period_s)
 
     async def create_slot(self) -> None:
-        """Wait for this send's turn in the global createTask pace (jobs/send_gate.py)."""
+        """Wait for this send's turn in the global createTask pace (providers/kie/send_gate.py)."""
         kie = self.settings.kie
         gap = send_gate.spacing(kie.create_limit, kie.create_period_s)
         await send_gate.wait_turn(self.db, "kie-create", gap)

@@ -7,8 +7,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -19,11 +18,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from starlette.responses import StreamingResponse
 
-from image2ad.jobs.endpoints import serve_object
-from image2ad.runtime import Runtime
-from image2ad.storage.base import Storage, StorageError, presigned_url
+from image2ad.storage.base import StorageError, presigned_url
 from image2ad.storage.factory import storage_from_url
 from image2ad.storage.s3 import S3Storage
+from image2ad.storage.serving import serve_object
 from tests.fixtures import s3 as moto
 from tests.fixtures.s3 import MotoS3
 from tests.storage.memory import PeakRss
@@ -111,25 +109,20 @@ def test_presigned_links_live_at_most_15_minutes(moto_s3: MotoS3) -> None:
         moto_s3.settings(presign_ttl_s=901)
 
 
-def runtime_with(storage: Storage) -> Runtime:
-    """All that `serve_object` reads of the runtime is its store."""
-    return cast(Runtime, SimpleNamespace(storage=storage))
-
-
 async def test_results_redirect_to_the_store_or_stream_when_presigning_is_off(
     moto_s3: MotoS3, s3_prefix: str
 ) -> None:
     signing = S3Storage.from_url(moto_s3.url(s3_prefix), moto_s3.settings())
     await signing.write("results/u/j.png", chunks_of(PNG))
 
-    redirect = await serve_object(runtime_with(signing), "results/u/j.png", "image/png")
+    redirect = await serve_object(signing, "results/u/j.png", "image/png")
     assert redirect.status_code == 307
     async with httpx.AsyncClient() as client:
         assert (await client.get(redirect.headers["location"])).content == PNG
 
     streaming = S3Storage.from_url(moto_s3.url(s3_prefix), moto_s3.settings(presign_ttl_s=0))
     assert await presigned_url(streaming, "results/u/j.png") is None
-    response = await serve_object(runtime_with(streaming), "results/u/j.png", "image/png")
+    response = await serve_object(streaming, "results/u/j.png", "image/png")
     assert isinstance(response, StreamingResponse) and response.status_code == 200
     assert response.headers["content-length"] == str(len(PNG))
     chunks = [chunk async for chunk in response.body_iterator if isinstance(chunk, bytes)]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 
@@ -23,7 +21,7 @@ from image2ad.jobs.status import JobStatus
 from image2ad.models import User
 from image2ad.runtime import Runtime
 from image2ad.storage import cleanup
-from image2ad.storage.base import ObjectNotFound, presigned_url
+from image2ad.storage.serving import serve_object
 from image2ad.throttle import limit_api
 
 router = APIRouter(
@@ -147,51 +145,7 @@ async def get_result(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response
             return job.result_path, job.result_content_type or "application/octet-stream"
 
     key, content_type = await asyncio.to_thread(load)
-    return await serve_object(rt, key, content_type)
-
-
-# A served file is never a document of ours: no script, no plugin, no same-origin access, even
-# when opened directly; and always taken for the type we say.
-FILE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-}
-
-
-async def serve_object(rt: Runtime, key: str, content_type: str) -> Response:
-    filename = key.rsplit("/", 1)[-1]
-    path = rt.storage.local_path(key)
-    if path is not None:
-        if not await asyncio.to_thread(os.path.isfile, path):
-            raise NotFound("The stored result is missing.")
-        # FileResponse answers Range requests, so browsers can seek in videos.
-        return FileResponse(
-            path,
-            media_type=content_type,
-            filename=filename,
-            content_disposition_type="inline",
-            headers=FILE_HEADERS,
-        )
-    url = await presigned_url(rt.storage, key)
-    if url is not None:
-        # A remote store serves the bytes (and Range requests) itself through a link that
-        # expires within minutes; the caller's right to the object was checked before this.
-        # The object carries its Content-Type and Content-Disposition from its upload
-        # (storage/s3.py): the presigned URL cannot add response-* overrides.
-        return RedirectResponse(url, status_code=307, headers=FILE_HEADERS)
-    try:
-        size = await rt.storage.size(key)
-    except ObjectNotFound:
-        raise NotFound("The stored result is missing.") from None
-    return StreamingResponse(
-        rt.storage.read(key),
-        media_type=content_type,
-        headers={
-            **FILE_HEADERS,
-            "Content-Length": str(size),
-            "Content-Disposition": f'inline; filename="{filename}"',
-        },
-    )
+    return await serve_object(rt.storage, key, content_type)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)

@@ -73,8 +73,8 @@ def _sqlite_system_engine(url: str) -> sa.Engine:
 def create_queue_limiter(limit: int, period_s: float) -> QueueRateLimit:
     """Submit workflows start in quarter-window batches, a little faster than Kie's rate.
 
-    The send gate (jobs/send_gate.py) holds the exact rate; this only keeps workflows coming to
-    it. A whole window's starts at once (20) made a burst of CPU every 10 s, seen as slow
+    The send gate (providers/kie/send_gate.py) holds the exact rate; this only keeps workflows
+    coming to it. A whole window's starts at once (20) made a burst of CPU every 10 s, seen as slow
     requests every 10 s in the same process (bench.load); smaller batches spread that work.
     4 % faster than the gate keeps the queue's polling delay from slowing a long burst.
     """

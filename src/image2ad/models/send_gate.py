@@ -11,8 +11,8 @@ from image2ad.models.base import Base, UTCDateTime
 class SendGate(Base):
     """The next free moment for a rate-limited provider call, shared by every process.
 
-    Each process reserves its send time here (jobs/send_gate.py), so the calls of all workers
-    together leave evenly spaced, however their workflows happen to be scheduled.
+    Each process reserves its send time here (providers/kie/send_gate.py), so the calls of all
+    workers together leave evenly spaced, however their workflows happen to be scheduled.
     """
 
     __tablename__ = "send_gates"

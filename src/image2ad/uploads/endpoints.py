@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response, UploadFile
 
 from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, InvalidInput, PayloadTooLarge, error_responses
-from image2ad.jobs.endpoints import serve_object
+from image2ad.storage.serving import serve_object
 from image2ad.throttle import limit_api
 from image2ad.uploads import service
 from image2ad.uploads.images import MAX_UPLOAD_BYTES
@@ -46,4 +46,4 @@ async def get_upload(upload_id: str, user: CurrentUser, rt: RuntimeDep) -> Uploa
 @router.get("/uploads/{upload_id}/file", response_class=Response)
 async def get_upload_file(upload_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
     upload = await asyncio.to_thread(service.get_owned, rt, user, upload_id)
-    return await serve_object(rt, upload.storage_key, upload.content_type)
+    return await serve_object(rt.storage, upload.storage_key, upload.content_type)

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from image2ad.db import Database
-from image2ad.jobs import send_gate
 from image2ad.models.base import utcnow
+from image2ad.providers.kie import send_gate
 
 
 def test_spacing_is_a_little_wider_than_the_limit_allows() -> None:
