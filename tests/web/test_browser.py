@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
+from image2ad.catalog import availability
 from tests.fixtures import factories
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
@@ -29,11 +31,12 @@ pytestmark = [
     pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
 ]
 
-RATIOS = {
-    "text-to-image": "9:16",
-    "image-to-image": "4:5",
-    "text-to-video": "portrait",
-    "image-to-video": "landscape",
+# What each generator test sets on its type's default model; the job must carry it.
+SETTINGS: dict[str, dict[str, str | int | bool]] = {
+    "text-to-image": {"aspect_ratio": "9:16"},
+    "image-to-image": {"aspect_ratio": "4:5", "output_format": "jpeg"},
+    "text-to-video": {"aspect_ratio": "9:16", "duration": 4, "sound": False},
+    "image-to-video": {"duration": 4},
 }
 # Records what the progress widget shows, so the test can tell it moved without a reload.
 WATCH_PROGRESS = """() => {
@@ -87,8 +90,11 @@ def watchable(live_app: LiveApp) -> Iterator[None]:
         knobs.image_duration_s, knobs.video_duration_s = before
 
 
-def shoot(page: Page, shots: Path, name: str, focus: str | None = None) -> None:
-    """Desktop and mobile screenshots of the page (at the top, or scrolled to `focus`)."""
+def shoot(
+    page: Page, shots: Path, name: str, focus: str | None = None, full_page: bool = False
+) -> None:
+    """Desktop and mobile screenshots of the page (at the top, or scrolled to `focus`, or all
+    of it)."""
     for size in (DESKTOP, MOBILE):
         page.set_viewport_size(size)
         if focus:
@@ -99,6 +105,10 @@ def shoot(page: Page, shots: Path, name: str, focus: str | None = None) -> None:
         assert overflow <= 0, f"{name} scrolls sideways at {size['width']} px"
         kind = "desktop" if size is DESKTOP else "mobile"
         path = shots / f"{name}-{kind}.png"
+        if full_page:
+            # The sidebar is as tall as the window: make the window as tall as the page.
+            height = page.evaluate("document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": size["width"], "height": height})
         page.screenshot(path=path)
         if KEEP_SHOTS:
             # A 256-colour palette keeps UI screenshots a third of the size, for the docs.
@@ -112,6 +122,16 @@ def log_in(page: Page, live_app: LiveApp, user: factories.TestUser) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_app.base_url}/generate/text-to-image")
+
+
+def set_param(page: Page, name: str, value: str | int | bool) -> None:
+    control = f'#model-params input[name="{name}"]'
+    if isinstance(value, bool):
+        page.set_checked(control, value)
+    elif isinstance(value, int):
+        page.fill(control, str(value))
+    else:
+        page.check(f'{control}[value="{value}"]')
 
 
 def focused(page: Page) -> str:
@@ -163,7 +183,7 @@ def test_sign_up_log_out_and_log_in_with_the_keyboard(
     page.wait_for_url(f"{base}/generate/text-to-image")
 
 
-@pytest.mark.parametrize("type_name", list(RATIOS))
+@pytest.mark.parametrize("type_name", list(SETTINGS))
 def test_generate_watch_it_finish_and_manage_it_in_the_library(
     live_app: LiveApp,
     page: Page,
@@ -185,12 +205,12 @@ def test_generate_watch_it_finish_and_manage_it_in_the_library(
     prompt = f"{spec.label} ad {tag}: cold brew can on ice, summer sale"
     page.get_by_label("Prompt").fill(prompt)
     expect(page.locator("#prompt-length")).to_have_text(str(len(prompt)))
-    page.check(f'input[name="aspect_ratio"][value="{RATIOS[type_name]}"]')
-    if type_name == "image-to-image":
-        page.check('input[name="output_format"][value="jpeg"]')
-    if type_name == "text-to-video":
-        page.check('input[name="n_frames"][value="15"]')
-    shoot(page, shots, f"generate-{type_name}")
+    expect(page.locator('input[name="model"]:checked')).to_have_value(spec.id)
+    for name, value in SETTINGS[type_name].items():
+        set_param(page, name, value)
+    expect(page.locator("#cost")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#cost-credits")).to_have_text("1 credit")
+    shoot(page, shots, f"generate-{type_name}", full_page=True)
 
     page.evaluate(WATCH_PROGRESS)
     page.dblclick("#generate-button")
@@ -216,7 +236,8 @@ def test_generate_watch_it_finish_and_manage_it_in_the_library(
     with live_app.client(user) as api:
         jobs = api.get("/api/v1/jobs").json()["items"]
     assert len(jobs) == 1, "a double click made more than one job"
-    assert jobs[0]["params"]["aspect_ratio"] == RATIOS[type_name]
+    assert jobs[0]["model"] == spec.id
+    assert jobs[0]["params"] | SETTINGS[type_name] == jobs[0]["params"]
     original = jobs[0]["id"]
 
     page.goto(f"{base}/library")
@@ -249,6 +270,82 @@ def test_generate_watch_it_finish_and_manage_it_in_the_library(
     else:
         expect(page.locator("#job-result video")).to_have_count(1)
     assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_pick_a_model_set_its_parameters_and_pay_the_quoted_price(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user(credits=5)
+    log_in(page, live_app, user)
+    cost = page.locator("#cost-credits")
+    expect(cost).to_have_text("1 credit")
+    page.check('input[name="aspect_ratio"][value="9:16"]')
+    expect(page.locator('#model-params input[name="resolution"]')).to_have_count(0)
+
+    page.get_by_role("radio", name="Nano Banana 2", exact=True).check()
+    expect(page.locator('#model-params input[name="resolution"]')).to_have_count(3)
+    expect(page.locator('input[name="aspect_ratio"][value="9:16"]')).to_be_checked()
+    expect(page.locator('input[name="aspect_ratio"][value="1:4"]')).to_have_count(1)
+    expect(page.locator("#prompt-max")).to_have_text("20,000")
+    expect(cost).to_have_text("2 credits")
+    with page.expect_response("**/api/v1/quotes") as quoted:
+        page.check('input[name="resolution"][value="4K"]')
+    assert quoted.value.json()["credits"] == 5
+    expect(cost).to_have_text("5 credits")
+    expect(page.locator("#credits-after")).to_have_text("0")
+    expect(page.locator("#cost-short")).to_be_hidden()
+
+    page.get_by_role("radio", name="Nano Banana Pro", exact=True).check()
+    expect(cost).to_have_text("6 credits")
+    expect(page.locator("#cost-short")).to_be_visible()
+    expect(page.get_by_role("button", name="Generate")).to_be_disabled()
+    page.get_by_role("radio", name="Nano Banana 2", exact=True).check()
+    expect(page.locator('input[name="resolution"][value="4K"]')).to_be_checked()
+    expect(cost).to_have_text("5 credits")
+    expect(page.get_by_role("button", name="Generate")).to_be_enabled()
+
+    page.get_by_label("Prompt").fill("Sneaker drop poster, neon city at night, 30% off")
+    shoot(page, shots, "generate-models", full_page=True)
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function(IMAGE_LOADED, arg="#job-result img", timeout=30_000)
+    expect(page.locator("#credit-balance")).to_have_text("0")
+    with live_app.client(user) as api:
+        (job,) = api.get("/api/v1/jobs").json()["items"]
+    assert job["model"] == "nano-banana-2" and job["credits_charged"] == 5
+    assert job["params"]["resolution"] == "4K" and job["params"]["aspect_ratio"] == "9:16"
+    page.locator("#job-result").get_by_role("link", name="Details").click()
+    page.wait_for_url(f"{live_app.base_url}/jobs/{job['id']}")
+    expect(page.locator("#job-model")).to_contain_text("Nano Banana 2")
+    expect(page.locator(".recipe")).to_contain_text("Resolution")
+    assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_a_model_kie_paused_is_greyed_and_skipped_by_the_keyboard(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    rt = live_app.app.state.runtime
+    veo = rt.catalog.find("text-to-video", "veo3")
+    assert veo is not None
+    with live_app.db.session() as session:
+        availability.mark_unavailable(session, veo, "paused", "paused", timedelta(hours=1))
+    try:
+        log_in(page, live_app, live_app.user())
+        page.goto(f"{live_app.base_url}/generate/text-to-video")
+        veo_radio = page.get_by_role("radio", name="Veo 3.1", exact=True)
+        expect(veo_radio).to_be_disabled()
+        expect(page.locator(".model-option.unavailable")).to_contain_text("paused at Kie")
+        page.get_by_role("radio", name="Kling 3.0", exact=True).focus()
+        page.keyboard.press("ArrowDown")
+        seedance = page.get_by_role("radio", name="Seedance 2 Mini", exact=True)
+        expect(seedance).to_be_checked()
+        expect(seedance).to_be_focused()
+        expect(page.locator('#model-params input[name="generate_audio"]')).to_be_checked()
+        expect(page.locator('#model-params input[name="mode"]')).to_have_count(0)
+        expect(page.locator("#cost-credits")).to_have_text("1 credit")
+        shoot(page, shots, "generate-model-unavailable")
+    finally:
+        with live_app.db.session() as session:
+            availability.mark_available(session, veo.provider_model)
 
 
 def test_generator_form_errors_are_inline_and_charge_nothing(

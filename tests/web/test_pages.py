@@ -7,7 +7,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from markupsafe import escape
 
+from image2ad.catalog import GenerationType, availability
 from image2ad.models import Job
 from image2ad.models.base import utcnow
 from tests.fixtures.live_app import LiveApp
@@ -27,15 +29,19 @@ SIDEBAR = (
     [
         (
             "text-to-image",
-            ["Feed", "1:1", "Story", "9:16", "Portrait", "4:5", "PNG", "/ 5,000"],
-            [],
+            ["Feed", "1:1", "Story", "9:16", "Portrait", "4:5", "PNG", ">5,000</span> characters"],
+            ["Resolution"],
         ),
         ("image-to-image", ["Reference image", 'type="file"', "Landscape", "JPEG"], []),
-        ("text-to-video", ["Landscape", "Portrait", "10 s", "15 s", "/ 10,000"], ["PNG"]),
-        ("image-to-video", ["Reference image", "10 s"], ["Output format", "Story"]),
+        (
+            "text-to-video",
+            ["Landscape", "Story", "Length (s)", 'type="range"', "Sound", ">2,500</span>"],
+            ["PNG", "10 s"],
+        ),
+        ("image-to-video", ["Reference image", "Length (s)", "768P"], ["Aspect ratio", "Sound"]),
     ],
 )
-def test_generator_pages_show_the_models_own_choices(
+def test_generator_pages_show_the_default_models_own_controls(
     live_app: LiveApp, type_name: str, expect: list[str], absent: list[str]
 ) -> None:
     user = live_app.user(credits=4)
@@ -46,14 +52,132 @@ def test_generator_pages_show_the_models_own_choices(
         for link in SIDEBAR:
             assert f'href="{link}"' in html
         assert f'href="/generate/{type_name}" aria-current="page"' in html
-        assert "Costs <strong>1 credit</strong>" in html
+        assert 'Costs <strong id="cost-credits">1 credit</strong>' in html
         assert 'id="credits-after">3<' in html
         assert "Offline emulator." in html
         assert "default-src 'self'" in response.headers["content-security-policy"]
+        controls = live_controls(html)
         for text in expect:
             assert text in html, text
         for text in absent:
-            assert text not in html, text
+            assert text not in controls, text
+
+
+def live_controls(html: str) -> str:
+    """The parameter controls the page shows, without the other models' templates."""
+    return html.split('id="model-params"', 1)[1].split("<template", 1)[0]
+
+
+def picker_entry(html: str, model_id: str) -> str:
+    """The model picker's entry for one model: its radio button and card."""
+    match = re.search(
+        rf'<label class="model-option[^"]*">\s*<input type="radio" name="model" '
+        rf'value="{re.escape(model_id)}".*?</label>',
+        html,
+        re.S,
+    )
+    assert match, model_id
+    return match.group(0)
+
+
+@pytest.mark.parametrize("type_name", [t.value for t in GenerationType])
+def test_the_model_picker_lists_each_model_with_its_price_and_blurb(
+    live_app: LiveApp, type_name: str
+) -> None:
+    catalog = live_app.app.state.runtime.catalog
+    with signed_in(live_app, live_app.user()) as client:
+        html = client.page(f"/generate/{type_name}").text
+    listed = re.findall(r'<input type="radio" name="model" value="([^"]+)"', html)
+    models = catalog.models(type_name)
+    default = catalog.default(type_name)
+    assert listed[0] == default.id
+    assert sorted(listed) == sorted(m.id for m in models if not m.withdrawn)
+    assert "Sora 2" not in html
+    for spec in models:
+        if spec.withdrawn:
+            continue
+        entry = picker_entry(html, spec.id)
+        price = catalog.default_price(spec)
+        assert f">{price} credit{'s' if price != 1 else ''}<" in entry, spec.id
+        assert escape(spec.label) in entry and escape(spec.blurb) in entry
+        assert (" checked" in entry) == (spec.id == default.id), spec.id
+        assert "disabled" not in entry
+
+
+def test_the_picker_prices_differ_by_model(live_app: LiveApp) -> None:
+    with signed_in(live_app, live_app.user()) as client:
+        images = client.page("/generate/text-to-image").text
+        videos = client.page("/generate/image-to-video").text
+    assert ">1 credit<" in picker_entry(images, "google/nano-banana")
+    assert ">2 credits<" in picker_entry(images, "nano-banana-2")
+    assert ">5 credits<" in picker_entry(images, "nano-banana-pro")
+    assert ">6 credits<" in picker_entry(videos, "veo3")
+
+
+def test_a_model_kie_paused_is_greyed_with_the_reason_and_a_link_can_pick_another(
+    live_app: LiveApp,
+) -> None:
+    rt = live_app.app.state.runtime
+    veo = rt.catalog.find("text-to-video", "veo3")
+    assert veo is not None
+    with live_app.db.session() as session:
+        availability.mark_unavailable(session, veo, "paused", "paused", timedelta(hours=1))
+    try:
+        with signed_in(live_app, live_app.user()) as client:
+            html = client.page("/generate/text-to-video").text
+            veo_entry = picker_entry(html, "veo3")
+            assert " disabled" in veo_entry and " checked" not in veo_entry
+            assert 'class="model-option unavailable"' in veo_entry
+            assert "Unavailable: Veo 3.1 is paused at Kie (since " in veo_entry
+            assert 'template data-model-params="veo3"' not in html
+            assert " checked" in picker_entry(html, "kling-3.0/video")
+
+            linked = client.page(
+                "/generate/text-to-video", params={"model": "bytedance/seedance-2-mini"}
+            ).text
+            assert " checked" in picker_entry(linked, "bytedance/seedance-2-mini")
+            assert " checked" not in picker_entry(linked, "kling-3.0/video")
+            controls = live_controls(linked)
+            assert 'name="generate_audio"' in controls and "480p" in controls
+            assert 'name="mode"' not in controls
+            assert 'Costs <strong id="cost-credits">1 credit</strong>' in linked
+
+            for refused in ("veo3", "sora-2-text-to-video", "no-such-model"):
+                page = client.page("/generate/text-to-video", params={"model": refused}).text
+                assert " checked" in picker_entry(page, "kling-3.0/video"), refused
+                assert 'name="mode"' in live_controls(page), refused
+    finally:
+        with live_app.db.session() as session:
+            availability.mark_available(session, veo.provider_model)
+
+
+def test_job_page_and_library_card_show_the_model_and_its_parameters(live_app: LiveApp) -> None:
+    user = live_app.user(credits=4)
+    body = {
+        "type": "text-to-video",
+        "prompt": "Sparkling water pours over ice",
+        "model": "kling-3.0/video",
+        "params": {"duration": 10, "sound": True, "aspect_ratio": "9:16"},
+    }
+    with live_app.client(user) as api:
+        job = api.post("/api/v1/jobs", json=body).json()
+        assert live_app.wait_job(api, job["id"])["status"] == "completed"
+    with signed_in(live_app, user) as client:
+        page = client.page(f"/jobs/{job['id']}").text
+        card = client.page(f"/jobs/{job['id']}/card").text
+        library = client.page("/library").text
+    recipe = re.sub(r"\s+", " ", page)
+    assert '<dd id="job-model">Kling 3.0 <small' in recipe
+    for label, value in (
+        ("Aspect ratio", "Story 9:16"),
+        ("Length (s)", "10"),
+        ("Quality", "Standard"),
+        ("Sound", "On"),
+    ):
+        assert f"<dt>{label}</dt><dd>{value}" in recipe, label
+    assert "2 charged" in page
+    for html in (card, library):
+        assert '<span class="job-model">Kling 3.0</span>' in html
 
 
 def test_unknown_pages_get_the_html_error_page_and_the_api_gets_json(live_app: LiveApp) -> None:
@@ -143,6 +267,7 @@ def test_library_filters_searches_and_pages(live_app: LiveApp) -> None:
         assert first.count('class="job-card"') == 24
         assert first.index(f"{tag} poster 25") < first.index(f"{tag} poster 24")
         assert "1 credit refunded" in first and "Story 9:16" in first
+        assert '<span class="job-model">m</span>' in first
         older = re.search(r'href="(/library\?cursor=[^"]+)" rel="next"', first)
         assert older
         second = client.page(older.group(1).replace("&amp;", "&")).text

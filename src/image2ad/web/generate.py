@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from image2ad.catalog import GenerationType, ModelSpec
+from image2ad.catalog import GenerationType, ModelSpec, availability
 from image2ad.deps import RuntimeDep
 from image2ad.errors import NotFound
 from image2ad.runtime import Runtime
@@ -25,25 +27,75 @@ LEDES = {
 }
 
 
+@dataclass(frozen=True)
+class ModelOption:
+    """One entry of the model picker."""
+
+    spec: ModelSpec
+    price: int
+    available: bool
+    reason: str | None
+    controls: list[labels.Control]
+
+
 def spec_or_404(rt: Runtime, type_name: str) -> ModelSpec:
     if type_name not in {t.value for t in GenerationType}:
         raise NotFound("There is no such generator.")
     return rt.catalog.default(type_name)
 
 
+def model_options(rt: Runtime, default: ModelSpec) -> list[ModelOption]:
+    """The type's models, default first. Withdrawn models are left out: no one can pick them
+    again, whereas a model Kie paused is shown greyed with the reason, as it may come back."""
+    with rt.db.session(read_only=True) as session:
+        known = availability.statuses(session)
+    specs = [default] + [s for s in rt.catalog.models(default.type) if s.id != default.id]
+    options = []
+    for spec in specs:
+        if spec.withdrawn:
+            continue
+        state = availability.of(spec, known)
+        options.append(
+            ModelOption(
+                spec=spec,
+                price=rt.catalog.default_price(spec),
+                available=state.available,
+                reason=state.reason,
+                controls=labels.param_controls(spec),
+            )
+        )
+    return options
+
+
+def preselected(options: list[ModelOption], wanted: str | None) -> ModelOption | None:
+    """The model the URL names when it runs now, else the default, else any that runs."""
+    runnable = [o for o in options if o.available]
+    named = [o for o in runnable if o.spec.id == wanted]
+    defaults = [o for o in runnable if o.spec.default]
+    return next(iter(named + defaults + runnable), None)
+
+
 @router.get("/generate/{type_name}")
-def generate_page(type_name: str, request: Request, user: PageUser, rt: RuntimeDep) -> Response:
-    spec = spec_or_404(rt, type_name)
+def generate_page(
+    type_name: str,
+    request: Request,
+    user: PageUser,
+    rt: RuntimeDep,
+    model: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    default = spec_or_404(rt, type_name)
+    options = model_options(rt, default)
+    selected = preselected(options, model)
+    spec = selected.spec if selected else default
     return render(
         request,
         "generate.html",
         user=user,
         spec=spec,
-        price=rt.catalog.default_price(spec),
+        options=options,
+        selected=selected,
+        price=selected.price if selected else 0,
         lede=LEDES[spec.type],
-        ratios=labels.ratio_choices(spec),
-        formats=labels.simple_choices(spec, "output_format", {"png": "PNG", "jpeg": "JPEG"}),
-        durations=labels.simple_choices(spec, "n_frames", {"10": "10 s", "15": "15 s"}),
         # The Idempotency-Key of this form: a double click or double submit makes one job.
         form_token="form-" + secrets.token_urlsafe(18),
         active=spec.type.value,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from image2ad.catalog import ModelSpec
+from image2ad.catalog import Catalog, ModelSpec, ParamSpec
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
 
@@ -20,6 +21,26 @@ RATIO_NAMES = {
     "portrait": "Portrait",
 }
 VIDEO_SHAPES = {"landscape": "16:9", "portrait": "9:16"}
+VALUE_NAMES = {
+    "png": "PNG",
+    "jpeg": "JPEG",
+    "std": "Standard",
+    "pro": "Pro",
+    "basic": "Basic",
+    "high": "High",
+    "adaptive": "Adaptive",
+}
+# Names for parameters whose model gives none, or whose model is no longer listed.
+PARAM_NAMES = {
+    "aspect_ratio": "Aspect ratio",
+    "output_format": "Format",
+    "n_frames": "Length (s)",
+    "duration": "Length (s)",
+    "remove_watermark": "Remove watermark",
+    "resolution": "Resolution",
+    "sound": "Sound",
+    "generate_audio": "Sound",
+}
 STAGES = ("queued", "submitting", "waiting", "generating", "downloading", "storing")
 STAGE_TEXT = {
     "queued": "Queued",
@@ -76,14 +97,83 @@ def ratio_choices(spec: ModelSpec) -> list[Choice]:
     ]
 
 
-def simple_choices(spec: ModelSpec, name: str, labels: dict[str, str]) -> list[Choice]:
-    param = spec.params.get(name)
-    if param is None or not param.choices:
-        return []
+def value_choices(param: ParamSpec) -> list[Choice]:
     return [
-        Choice(value=str(c), name=labels.get(str(c), str(c)), detail="", default=c == param.default)
-        for c in param.choices
+        Choice(
+            value=str(c),
+            name=VALUE_NAMES.get(str(c), str(c)),
+            detail="",
+            default=c == param.default,
+        )
+        for c in param.choices or []
     ]
+
+
+def param_name(name: str, param: ParamSpec | None = None) -> str:
+    if param is not None and param.label:
+        return param.label
+    return PARAM_NAMES.get(name, name.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
+class Control:
+    """One form control for a model parameter: chips for choices, a slider for a number
+    range, a checkbox for on/off."""
+
+    name: str
+    kind: str
+    label: str
+    choices: list[Choice]
+    minimum: int | None
+    maximum: int | None
+    default: str | int | bool | None
+
+
+def param_controls(spec: ModelSpec) -> list[Control]:
+    controls = []
+    for name, param in spec.params.items():
+        choices = ratio_choices(spec) if name == "aspect_ratio" else value_choices(param)
+        controls.append(
+            Control(
+                name=name,
+                kind=param.kind,
+                label=param_name(name, param),
+                choices=choices,
+                minimum=param.min,
+                maximum=param.max,
+                default=param.default,
+            )
+        )
+    return controls
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    label: str
+    value: str
+
+
+def param_rows(spec: ModelSpec | None, params: dict[str, Any]) -> list[ParamRow]:
+    """A job's parameters as the job page lists them, in the model's order."""
+    known = spec.params if spec is not None else {}
+    names = [n for n in known if n in params] + [n for n in params if n not in known]
+    rows = []
+    for name in names:
+        value = params[name]
+        if isinstance(value, bool):
+            text = "On" if value else "Off"
+        elif name == "aspect_ratio":
+            text = ratio_label(str(value))
+        else:
+            text = VALUE_NAMES.get(str(value), str(value))
+        rows.append(ParamRow(param_name(name, known.get(name)), text))
+    return rows
+
+
+def model_label(catalog: Catalog, type_name: str, model_id: str) -> str:
+    """The model's name; its id when the catalog no longer lists it."""
+    spec = catalog.find(type_name, model_id)
+    return spec.label if spec is not None else model_id
 
 
 def stage_percent(status: str, stage: str | None, progress: int | None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
 from image2ad.runtime import Runtime
+from image2ad.web import labels
 from image2ad.web.deps import PageUser
 from image2ad.web.render import fragment, render
 
@@ -71,6 +73,7 @@ def library_page(
         types=list(GenerationType),
         statuses=list(JobStatus),
         next_url=next_url,
+        model_label=partial(labels.model_label, rt.catalog),
         first_url=("/library?" + urlencode(query)) if cursor else None,
         active="library",
     )
@@ -91,4 +94,9 @@ def job_page(job_id: str, request: Request, user: PageUser, rt: RuntimeDep) -> R
 
 @router.get("/jobs/{job_id}/card")
 def job_card(job_id: str, request: Request, user: PageUser, rt: RuntimeDep) -> Response:
-    return fragment(request, "_job_card.html", job=_load(rt, user, job_id))
+    return fragment(
+        request,
+        "_job_card.html",
+        job=_load(rt, user, job_id),
+        model_label=partial(labels.model_label, rt.catalog),
+    )

@@ -24,6 +24,7 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     ratio_label=labels.ratio_label,
+    param_rows=labels.param_rows,
     stage_text=labels.stage_text,
     stage_percent=labels.stage_percent,
     credits_text=labels.credits_text,

@@ -1,4 +1,5 @@
-// The generator form: upload with preview, live counter and cost, submit, live progress.
+// The generator form: model picker, the model's parameters, upload with preview, live counter
+// and quoted cost, submit, live progress.
 "use strict";
 
 (function () {
@@ -6,8 +7,11 @@
   if (!form) return;
   const i2a = window.i2a;
   const $ = (id) => document.getElementById(id);
-  const price = Number(form.dataset.price);
-  const promptMax = Number(form.dataset.promptMax);
+  const QUOTE_DELAY_MS = 250;
+  // The price depends on the model and its parameters only; a quote's body needs a prompt.
+  const QUOTE_PROMPT = "quote";
+  let price = Number(form.dataset.price);
+  let promptMax = Number(form.dataset.promptMax);
   const needsImage = form.dataset.needsImage === "true";
   const prompt = $("prompt");
   const button = $("generate-button");
@@ -17,6 +21,10 @@
   let uploading = false;
   let submitting = false;
   let watcher = null;
+  let quoteTimer = null;
+  let quoteSeq = 0;
+  let quoteError = "";
+  const paramsBox = $("model-params");
 
   // The server counts code points of the trimmed prompt.
   const promptLength = () => Array.from(prompt.value.trim()).length;
@@ -28,12 +36,105 @@
     if (n <= promptMax) fieldError("prompt", "");
   }
 
+  function selectedModel() {
+    return form.querySelector('input[name="model"]:checked');
+  }
+
   function updateCost() {
+    if (!selectedModel()) {
+      button.disabled = true;
+      return;
+    }
     const left = i2a.credits() - price;
+    $("cost-credits").textContent = `${price} credit${price === 1 ? "" : "s"}`;
     $("credits-after").textContent = String(Math.max(left, 0));
-    $("cost").classList.toggle("short", left < 0);
+    $("cost").classList.toggle("short", left < 0 || Boolean(quoteError));
     $("cost-short").hidden = left >= 0;
-    button.disabled = submitting || left < 0;
+    i2a.showError($("cost-error"), quoteError);
+    button.disabled = submitting || left < 0 || Boolean(quoteError);
+  }
+
+  // The selected model's parameters as the API takes them.
+  function readParams() {
+    const values = {};
+    paramsBox.querySelectorAll("[data-param]").forEach((box) => {
+      const name = box.dataset.param;
+      const kind = box.dataset.kind;
+      const input = box.querySelector("input:checked") || box.querySelector("input:not([type=radio])");
+      if (kind === "bool") values[name] = input.checked;
+      else if (input && kind === "int") values[name] = Number(input.value);
+      else if (input) values[name] = input.value;
+    });
+    return values;
+  }
+
+  // Sets each control to its value in `values` where the control can take it.
+  function applyParams(values) {
+    paramsBox.querySelectorAll("[data-param]").forEach((box) => {
+      const value = values[box.dataset.param];
+      if (value === undefined) return;
+      const radio = box.querySelector(`input[type=radio][value="${CSS.escape(String(value))}"]`);
+      const range = box.querySelector("input[type=range]");
+      const checkbox = box.querySelector("input[type=checkbox]");
+      if (radio) radio.checked = true;
+      if (checkbox && typeof value === "boolean") checkbox.checked = value;
+      if (range && value >= Number(range.min) && value <= Number(range.max)) {
+        range.value = String(value);
+      }
+    });
+    showRangeValues();
+  }
+
+  function showRangeValues() {
+    paramsBox.querySelectorAll("input[type=range]").forEach((range) => {
+      range.parentElement.querySelector("output").textContent = range.value;
+    });
+  }
+
+  // Swaps in the chosen model's controls, keeping the values it also takes.
+  function switchModel() {
+    const model = selectedModel();
+    const template = form.querySelector(
+      `template[data-model-params="${CSS.escape(model.value)}"]`);
+    const kept = readParams();
+    paramsBox.replaceChildren(template.content.cloneNode(true));
+    paramsBox.dataset.model = model.value;
+    applyParams(kept);
+    promptMax = Number(model.dataset.promptMax);
+    $("prompt-max").textContent = promptMax.toLocaleString("en");
+    updateCounter();
+    scheduleQuote();
+  }
+
+  function scheduleQuote() {
+    clearTimeout(quoteTimer);
+    $("cost").setAttribute("aria-busy", "true");
+    quoteTimer = setTimeout(requestQuote, QUOTE_DELAY_MS);
+  }
+
+  // Asks the server what this form would charge; only the newest answer counts.
+  async function requestQuote() {
+    const model = selectedModel();
+    const seq = ++quoteSeq;
+    const body = { type: form.dataset.type, prompt: QUOTE_PROMPT, model: model.value, params: readParams() };
+    let routed = "";
+    try {
+      const quote = await i2a.api("POST", "/api/v1/quotes", { json: body });
+      if (seq !== quoteSeq) return;
+      price = quote.credits;
+      quoteError = "";
+      if (quote.model !== model.value) {
+        const other = form.querySelector(`input[name="model"][value="${CSS.escape(quote.model)}"]`);
+        const name = other ? other.dataset.label : quote.model;
+        routed = `${model.dataset.label} is unavailable right now; ${name} will make this instead.`;
+      }
+    } catch (err) {
+      if (seq !== quoteSeq) return;
+      quoteError = err.message;
+    }
+    $("cost").removeAttribute("aria-busy");
+    i2a.showError($("cost-model"), routed);
+    updateCost();
   }
 
   function fieldError(name, message) {
@@ -88,11 +189,6 @@
     });
   }
 
-  function chosen(name) {
-    const input = form.querySelector(`input[name="${name}"]:checked`);
-    return input ? input.value : undefined;
-  }
-
   function validate() {
     let ok = true;
     if (promptLength() === 0) {
@@ -137,10 +233,9 @@
     event.preventDefault();
     i2a.showError($("form-error"), "");
     if (submitting || !validate()) return;
-    const body = { type: form.dataset.type, prompt: prompt.value };
-    for (const name of ["aspect_ratio", "output_format", "n_frames"]) {
-      if (chosen(name) !== undefined) body[name] = chosen(name);
-    }
+    const body = {
+      type: form.dataset.type, prompt: prompt.value, model: selectedModel().value, params: readParams(),
+    };
     if (needsImage) body.source_upload_id = uploadId;
     submitting = true;
     button.disabled = true;
@@ -175,9 +270,18 @@
   }
 
   prompt.addEventListener("input", updateCounter);
+  $("model-picker").addEventListener("change", switchModel);
+  paramsBox.addEventListener("input", showRangeValues);
+  paramsBox.addEventListener("change", scheduleQuote);
   document.addEventListener("i2a:credits", updateCost);
   form.addEventListener("submit", submit);
   wireDropzone();
   updateCounter();
   updateCost();
+  showRangeValues();
+  // A reload or "back" may restore another model or other values than the page was made with.
+  const model = selectedModel();
+  const navigation = performance.getEntriesByType("navigation")[0];
+  if (model && model.value !== paramsBox.dataset.model) switchModel();
+  else if (model && navigation && navigation.type !== "navigate") requestQuote();
 })();
