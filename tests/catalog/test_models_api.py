@@ -83,6 +83,8 @@ def test_creating_a_job_charges_exactly_its_quote(
         assert job["model"] == quote.json()["model"]
         assert job["params"] == quote.json()["params"]
         assert client.get("/api/v1/me").json()["credits"] == 20 - credits
+        without_prompt = {k: v for k, v in body.items() if k != "prompt"}
+        assert client.post("/api/v1/quotes", json=without_prompt).json() == quote.json()
         live_app.wait_job(client, job["id"], timeout=60)
     assert_ledger_invariants(live_app.db, user.id)
 

@@ -16,7 +16,7 @@ from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
 from image2ad.jobs import pipeline, quotes, service
-from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteOut
+from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteCreate, QuoteOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
 from image2ad.runtime import Runtime
@@ -95,7 +95,7 @@ def _accept(
 
 
 @router.post("/quotes", response_model=QuoteOut)
-def quote_job(body: JobCreate, user: CurrentUser, rt: RuntimeDep) -> QuoteOut:
+def quote_job(body: QuoteCreate, user: CurrentUser, rt: RuntimeDep) -> QuoteOut:
     """What creating this job would charge, and the model that would run it."""
     with rt.db.session(read_only=True) as session:
         priced = quotes.quote(session, rt.catalog, body)

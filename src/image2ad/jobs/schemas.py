@@ -40,6 +40,12 @@ class JobCreate(BaseModel):
         }
 
 
+class QuoteCreate(JobCreate):
+    """A job body; the prompt may be left out, since it does not change the price."""
+
+    prompt: str = Field("", max_length=20000)
+
+
 class QuoteOut(BaseModel):
     credits: int = Field(description="What creating this job charges")
     model: str = Field(description="The model that would run it (a fallback when routed)")

@@ -72,9 +72,14 @@ async def fail_model_unavailable(job_id: str, kind: str, detail: str) -> bool:
         recheck = timedelta(seconds=rt.settings.jobs.model_recheck_s)
         with rt.db.session() as session:
             job = repository.get(session, job_id)
-            spec = rt.catalog.find(job.type, job.model) if job is not None else None
-            if job is None or spec is None:
+            if job is None:
                 return False
+            spec = rt.catalog.find(job.type, job.model)
+            if spec is None:  # the catalog no longer lists it: nothing to mark
+                message = f"Kie refused the model {job.model}: {detail}"
+                return service.fail_and_refund(
+                    session, job_id, code="model_unavailable", message=message
+                )
             availability.mark_unavailable(session, spec, kind, detail, recheck)
             known = availability.statuses(session)
             message = availability.of(spec, known).reason or f"{spec.label} is unavailable."
