@@ -2,9 +2,12 @@
 (every request calls createTask at once, no limiter) against the same emulator.
 
     .venv/bin/python -m bench.burst [--shape pg|sqlite] [--jobs 1000] [--limit 200] [--period 10]
+                                    [--models mixed]
 
 Makespan runs from the first submission to the last `completed_at`; the minimum the limit allows
 is jobs / limit x period. 429s are createTask calls the emulator refused (calls - tasks made).
+The jobs are text-to-image; `--models mixed` sends them round-robin over the catalog's
+text-to-image models (the original design's creates stay on google/nano-banana).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch, submit_jobs
-from bench.common import machine, save
+from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch
+from bench.common import machine, model_mix, result_name, save, submit_on_models
 
 
 def busiest_window(times: list[float], period: float) -> int:
@@ -56,20 +59,22 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="createTask calls per period")
     parser.add_argument("--period", type=float, default=10.0)
     parser.add_argument("--image-seconds", type=float, default=3.0)
+    parser.add_argument("--models", choices=["default", "mixed"], default="default")
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
+    mix = model_mix(args.models, "text-to-image")
     emulator = {
         "create_limit": args.limit,
         "create_period_s": args.period,
         "image_duration_s": args.image_seconds,
     }
     minimum = args.jobs / args.limit * args.period
-    result: dict[str, Any] = {"machine": machine(PG_ADMIN_DSN), "args": vars(args)}
+    result: dict[str, Any] = {"machine": machine(PG_ADMIN_DSN), "args": vars(args), "mix": mix}
     with Cluster(shape=args.shape, emulator=emulator, users=args.users) as cluster:
         before = cluster.calls()
         started = time.time()
         # Modest client concurrency: PostgreSQL here allows 100 connections for everyone.
-        accepted = asyncio.run(submit_jobs(cluster, args.jobs, concurrency=10))
+        accepted = asyncio.run(submit_on_models(cluster, args.jobs, mix, concurrency=10))
         intake_s = time.time() - started
         jobs = cluster.wait_finished([job_id for job_id, _ in accepted], timeout=minimum * 4 + 120)
         makespan = max(epoch(job.completed_at) for job in jobs if job.completed_at) - started
@@ -79,6 +84,7 @@ def main() -> None:
         result["image2ad"] = {
             "jobs": args.jobs,
             "statuses": dict(Counter(job.status for job in jobs)),
+            "models": dict(Counter(job.model for job in jobs)),
             "errors": dict(Counter(job.error_code for job in jobs if job.error_code)),
             "intake_s": round(intake_s, 1),
             "makespan_s": round(makespan, 1),
@@ -91,7 +97,7 @@ def main() -> None:
             "resubmitted_jobs": sum(1 for job in jobs if job.submit_attempts > 1),
         }
         result["original_design"] = asyncio.run(original_design(cluster, args.jobs))
-    save(f"burst-{args.shape}" + (f"-{args.tag}" if args.tag else ""), result)
+    save(result_name(f"burst-{args.shape}", args.tag, args.models), result)
 
 
 if __name__ == "__main__":

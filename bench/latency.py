@@ -1,10 +1,12 @@
 """Completion latency and provider calls per job, with callbacks, polling only, and the
 original design's fixed 5 s poll, against one emulator in one run.
 
-    .venv/bin/python -m bench.latency [--jobs 100] [--rate 5] [--baseline-tasks 40]
+    .venv/bin/python -m bench.latency [--jobs 100] [--rate 5] [--baseline-tasks 40] [--models mixed]
 
 Latency is the emulator task's terminal time (`completeTime`) → the job's `completed_at` (file
-stored). Calls per job are createTask + recordInfo + upload requests counted by the emulator.
+stored), overall and per model. Calls per job are createTask + recordInfo + upload requests
+counted by the emulator. `--models mixed` sends the jobs round-robin over the catalog's
+text-to-image models (the fixed-poll baseline stays on google/nano-banana).
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import asyncio
 import random
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch, submit_jobs
-from bench.common import machine, save, summary_ms
+from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch
+from bench.common import machine, model_mix, result_name, save, submit_on_models, summary_ms
 
 from image2ad.models import Job
 
@@ -34,26 +36,36 @@ def provider_calls(before: Counter[str], after: Counter[str]) -> dict[str, int]:
     return {name: count for name, count in diff.items() if name in PROVIDER_CALLS or count}
 
 
-def run_phase(cluster: Cluster, jobs: int, rate: float) -> dict[str, Any]:
+def run_phase(cluster: Cluster, jobs: int, rate: float, mix: list[str]) -> dict[str, Any]:
     before = cluster.calls()
-    accepted = asyncio.run(submit_jobs(cluster, jobs, rate=rate))
+    accepted = asyncio.run(submit_on_models(cluster, jobs, mix, rate=rate))
     finished = cluster.wait_finished([job_id for job_id, _ in accepted], timeout=300)
     calls = provider_calls(before, cluster.calls())
     tasks = cluster.emulator_tasks()
-    latencies = [
-        epoch(job.completed_at) - tasks[job.task_id]["completeTime"] / 1000
-        for job in finished
-        if job.status == "completed" and job.completed_at and job.task_id
-    ]
+    per_model = latencies_by_model(finished, tasks)
     counted = sum(v for k, v in calls.items() if k in PROVIDER_CALLS)
     return {
         "jobs": jobs,
         "statuses": dict(Counter(job.status for job in finished)),
-        "latency": summary_ms(latencies),
+        "models": dict(Counter(job.model for job in finished)),
+        "latency": summary_ms([s for seconds in per_model.values() for s in seconds]),
+        "latency_by_model": {model: summary_ms(seconds) for model, seconds in per_model.items()},
         "breakdown": finish_breakdown(cluster, finished, tasks),
         "calls": calls,
         "calls_per_job": round(counted / jobs, 2),
     }
+
+
+def latencies_by_model(
+    finished: list[Job], tasks: dict[str, dict[str, Any]]
+) -> dict[str, list[float]]:
+    """Provider done → job completed, in seconds, for each completed job, by its model."""
+    per_model: dict[str, list[float]] = defaultdict(list)
+    for job in finished:
+        if job.status == "completed" and job.completed_at and job.task_id:
+            done = tasks[job.task_id]["completeTime"] / 1000
+            per_model[job.model].append(epoch(job.completed_at) - done)
+    return dict(sorted(per_model.items()))
 
 
 def finish_breakdown(
@@ -122,8 +134,10 @@ def main() -> None:
     parser.add_argument("--image-seconds", type=float, default=15.0)
     parser.add_argument("--poll-schedule", help="IMAGE2AD_JOBS_POLL_SCHEDULE_S for the cluster")
     parser.add_argument("--query-limit", type=int, help="KIE_QUERY_LIMIT per process")
+    parser.add_argument("--models", choices=["default", "mixed"], default="default")
     parser.add_argument("--tag", default="", help="suffix of the result file")
     args = parser.parse_args()
+    mix = model_mix(args.models, "text-to-image")
     env: dict[str, str] = {}
     if args.poll_schedule:
         env["IMAGE2AD_JOBS_POLL_SCHEDULE_S"] = args.poll_schedule
@@ -132,11 +146,11 @@ def main() -> None:
         env["KIE_QUERY_LIMIT"] = str(args.query_limit)
     # Creates are not what this measures: a limit above the submission rate keeps 429s out.
     emulator = {"image_duration_s": args.image_seconds, "create_limit": 200}
-    result: dict[str, Any] = {"machine": machine(PG_ADMIN_DSN), "args": vars(args)}
+    result: dict[str, Any] = {"machine": machine(PG_ADMIN_DSN), "args": vars(args), "mix": mix}
     with Cluster(shape="pg", emulator=emulator, env=env) as cluster:
-        result["callbacks"] = run_phase(cluster, args.jobs, args.rate)
+        result["callbacks"] = run_phase(cluster, args.jobs, args.rate, mix)
         cluster.knobs(drop_callbacks=True)
-        result["polling_only"] = run_phase(cluster, args.jobs, args.rate)
+        result["polling_only"] = run_phase(cluster, args.jobs, args.rate, mix)
         before = cluster.calls()
         baseline = asyncio.run(fixed_poll_baseline(cluster, args.baseline_tasks, args.rate))
         calls = provider_calls(before, cluster.calls())
@@ -148,7 +162,7 @@ def main() -> None:
                 sum(v for k, v in calls.items() if k in PROVIDER_CALLS) / args.baseline_tasks, 2
             ),
         }
-    save("latency" + (f"-{args.tag}" if args.tag else ""), result)
+    save(result_name("latency", args.tag, args.models), result)
 
 
 if __name__ == "__main__":
