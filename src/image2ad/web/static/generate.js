@@ -8,8 +8,6 @@
   const i2a = window.i2a;
   const $ = (id) => document.getElementById(id);
   const QUOTE_DELAY_MS = 250;
-  // The price depends on the model and its parameters only; a quote's body needs a prompt.
-  const QUOTE_PROMPT = "quote";
   let price = Number(form.dataset.price);
   let promptMax = Number(form.dataset.promptMax);
   const needsImage = form.dataset.needsImage === "true";
@@ -116,7 +114,8 @@
   async function requestQuote() {
     const model = selectedModel();
     const seq = ++quoteSeq;
-    const body = { type: form.dataset.type, prompt: QUOTE_PROMPT, model: model.value, params: readParams() };
+    // The price depends on the model and its parameters only: the prompt is not sent.
+    const body = { type: form.dataset.type, model: model.value, params: readParams() };
     let routed = "";
     try {
       const quote = await i2a.api("POST", "/api/v1/quotes", { json: body });
