@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from image2ad.catalog import Catalog
 from image2ad.db import Database
 from image2ad.jobs import service
 from image2ad.jobs.schemas import JobCreate
+from image2ad.migrate import upgrade
 from image2ad.models import Job, User
 from image2ad.models.base import utcnow
+from tests.fixtures.database import BACKENDS, database_url
 from tests.fixtures.factories import create_user
 from tests.ops.servers import cli
 
@@ -36,7 +41,20 @@ def finished_job(db: Database, user_id: str, body: dict, *, ok: bool, kie: float
     return job_id
 
 
-def test_margin_by_type_and_model_since_a_date(db: Database, tmp_path: Path) -> None:
+@pytest.fixture(params=BACKENDS)
+def own_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database of this test's own: the report counts every job, not one user's."""
+    with database_url(request.param, tmp_path) as url:
+        upgrade(url)
+        database = Database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+def test_margin_by_type_and_model_since_a_date(own_db: Database, tmp_path: Path) -> None:
+    db = own_db
     env = {"IMAGE2AD_DATABASE_URL": db.url, "IMAGE2AD_DATA_DIR": str(tmp_path)}
     user = create_user(db, credits=50)
     image = {"type": "text-to-image"}
