@@ -298,7 +298,7 @@ class Harness:
 
     def _on_exit(self, process: ForkedProcess) -> None:
         code = process.wait_exit(0)
-        logged = self._kill_entry(process.pid)
+        logged = self._kill_entry(process.pid, process.started_at)
         if code != -9 or logged is None:
             if _port_taken(process.log):
                 # Another program on the machine took the port between two of our processes.
@@ -328,12 +328,13 @@ class Harness:
             self.result.kill_log[-1] = asdict(self.kills[-1])
         self.recovered_so_far = total
 
-    def _kill_entry(self, pid: int | None) -> dict[str, Any] | None:
+    def _kill_entry(self, pid: int | None, since: float) -> dict[str, Any] | None:
+        """This process's kill, if it logged one (a reused pid's older kill is not it)."""
         if not self.kill_log.exists():
             return None
         for line in reversed(self.kill_log.read_text().splitlines()):
             entry = json.loads(line)
-            if entry["pid"] == pid:
+            if entry["pid"] == pid and entry["at"] >= since:
                 return dict(entry)
         return None
 
