@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from image2ad.db import Database
 from image2ad.errors import ModelUnavailable
 from image2ad.jobs import quotes
 from image2ad.jobs.schemas import JobCreate
-from image2ad.migrate import upgrade
-from tests.fixtures.database import BACKENDS, database_url
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
 
@@ -77,17 +74,6 @@ def test_maintenance_is_told_apart_from_a_passing_fault(live_app: LiveApp) -> No
     assert_ledger_invariants(live_app.db, user.id)
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with database_url(request.param, tmp_path) as url:
-        upgrade(url)
-        database = Database(url)
-        try:
-            yield database
-        finally:
-            database.dispose()
-
-
 def catalog_with_fallback(tmp_path: Path, fallback: str) -> Catalog:
     path = tmp_path / "catalog.json"
     change = {"type": "text-to-video", "id": "kling-3.0/video", "fallback": fallback}
@@ -101,7 +87,8 @@ def pause_kling(db: Database, catalog: Catalog) -> None:
         availability.mark_unavailable(session, kling, "paused", "paused", timedelta(minutes=5))
 
 
-def test_a_fallback_that_costs_no_more_takes_the_job(db: Database, tmp_path: Path) -> None:
+def test_a_fallback_that_costs_no_more_takes_the_job(own_db: Database, tmp_path: Path) -> None:
+    db = own_db
     catalog = catalog_with_fallback(tmp_path, "bytedance/seedance-2-mini")
     pause_kling(db, catalog)
     request = JobCreate.model_validate({**VIDEO, "aspect_ratio": "portrait", "n_frames": "10"})
@@ -112,14 +99,16 @@ def test_a_fallback_that_costs_no_more_takes_the_job(db: Database, tmp_path: Pat
     assert routed.credits <= 2  # what Kling would have cost for 10 s
 
 
-def test_a_dearer_fallback_is_not_used(db: Database, tmp_path: Path) -> None:
+def test_a_dearer_fallback_is_not_used(own_db: Database, tmp_path: Path) -> None:
+    db = own_db
     catalog = catalog_with_fallback(tmp_path, "veo3")
     pause_kling(db, catalog)
     with db.session() as session, pytest.raises(ModelUnavailable, match=r"Kling 3\.0 is paused"):
         quotes.quote(session, catalog, JobCreate.model_validate(VIDEO))
 
 
-def test_marks_are_idempotent_and_cleared(db: Database) -> None:
+def test_marks_are_idempotent_and_cleared(own_db: Database) -> None:
+    db = own_db
     catalog = Catalog.load()
     kling = catalog.default("text-to-video")
     with db.session() as session:

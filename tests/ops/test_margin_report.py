@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from image2ad.catalog import Catalog
 from image2ad.db import Database
 from image2ad.jobs import service
 from image2ad.jobs.schemas import JobCreate
-from image2ad.migrate import upgrade
 from image2ad.models import Job, User
 from image2ad.models.base import utcnow
-from tests.fixtures.database import BACKENDS, database_url
 from tests.fixtures.factories import create_user
 from tests.ops.servers import cli
 
@@ -39,18 +34,6 @@ def finished_job(db: Database, user_id: str, body: dict, *, ok: bool, kie: float
         else:
             service.fail_and_refund(session, job_id, code="x", message="x", provider_credits=kie)
     return job_id
-
-
-@pytest.fixture(params=BACKENDS)
-def own_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A database of this test's own: the report counts every job, not one user's."""
-    with database_url(request.param, tmp_path) as url:
-        upgrade(url)
-        database = Database(url)
-        try:
-            yield database
-        finally:
-            database.dispose()
 
 
 def test_margin_by_type_and_model_since_a_date(own_db: Database, tmp_path: Path) -> None:

@@ -141,18 +141,23 @@ def _merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _extended(entry: dict[str, Any], known: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An entry with `extends = "type:id"` starts from that known entry, less its default mark
+    and its images field (each type takes images its own way)."""
+    entry = dict(entry)
+    parent_key = entry.pop("extends", None)
+    if parent_key is None:
+        return entry
+    if parent_key not in known:
+        raise ValueError(f"catalog: {_key(entry)} extends unknown {parent_key}")
+    parent = {k: v for k, v in known[parent_key].items() if k not in ("default", "images")}
+    return _merge(parent, entry)
+
+
 def _resolve_extends(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """An entry with `extends = "type:id"` starts from that earlier entry (minus its default
-    mark and its own images field unless it sets them)."""
     done: dict[str, dict[str, Any]] = {}
     for entry in entries:
-        entry = dict(entry)
-        parent_key = entry.pop("extends", None)
-        if parent_key is not None:
-            if parent_key not in done:
-                raise ValueError(f"catalog: {_key(entry)} extends unknown {parent_key}")
-            parent = {k: v for k, v in done[parent_key].items() if k not in ("default", "images")}
-            entry = _merge(parent, entry)
+        entry = _extended(entry, done)
         done[_key(entry)] = entry
     return list(done.values())
 
@@ -168,7 +173,8 @@ def _apply(entries: list[dict[str, Any]], overrides: dict[str, Any]) -> list[dic
     one, `extends` allowed); `defaults` = {type: id}; a top-level type key changes that type's
     default model in the first format (`model`, `price`, `label`, `params`…)."""
     by_key = {_key(e): e for e in entries}
-    for change in _resolve_extends_over(by_key, overrides.get("models", [])):
+    for change in overrides.get("models", []):
+        change = _extended(change, by_key)
         key = _key(change)
         by_key[key] = _merge(by_key[key], change) if key in by_key else change
     for type_name, fields in overrides.items():
@@ -183,19 +189,3 @@ def _apply(entries: list[dict[str, Any]], overrides: dict[str, Any]) -> list[dic
             if entry["type"] == type_name:
                 entry["default"] = entry["id"] == model_id
     return list(by_key.values())
-
-
-def _resolve_extends_over(
-    known: dict[str, dict[str, Any]], changes: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    out = []
-    for change in changes:
-        change = dict(change)
-        parent_key = change.pop("extends", None)
-        if parent_key is not None:
-            if parent_key not in known:
-                raise ValueError(f"catalog override: {_key(change)} extends unknown {parent_key}")
-            parent = {k: v for k, v in known[parent_key].items() if k not in ("default", "images")}
-            change = _merge(parent, change)
-        out.append(change)
-    return out
