@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from bench.cluster import PG_ADMIN_DSN, Cluster
 from bench.common import cpu_seconds, machine, py_spy_dump, rss_mib, save, threads
 
+from image2ad.catalog import Catalog
 from image2ad.jobs import service
 from image2ad.jobs.schemas import JobCreate
 from image2ad.models import Job, User
 from image2ad.models.base import utcnow
-from image2ad.catalog import Catalog
 
 WORKER = "worker-1"
 
