@@ -236,10 +236,11 @@ def render(reports: Path) -> str:
         "the Kie emulator over HTTP and local storage or S3 (moto). Each process start gets "
         "`IMAGE2AD_FAULT=random:SEED:P:POINTS`: at every hit of a crash point it dies by "
         "SIGKILL with probability P, and logs the point and hit first so the kill replays "
-        "(`IMAGE2AD_FAULT=POINT:HIT`). It is restarted at once; jobs (text-to-image, "
-        "image-to-image, text-to-video, image-to-video; the emulator fails about 15 %) are kept "
-        "in flight throughout. A job the server accepted is never re-sent by the client. After "
-        "the last kill every job must end, and every invariant below is asserted.",
+        "(`IMAGE2AD_FAULT=POINT:HIT`). It is restarted at once; jobs (each type on its default "
+        "model, and Veo 3.1, a second Kie API family, on both video types; the emulator fails "
+        "about 15 %) are kept in flight throughout. From half the kills on, points not killed "
+        "yet are aimed at directly. A job the server accepted is never re-sent by the client. "
+        "After the last kill every job must end, and every invariant below is asserted.",
         "",
     ]
     crashes = [row for row in chaos if "config" in row]
