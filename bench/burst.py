@@ -19,8 +19,8 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch
-from bench.common import machine, model_mix, result_name, save, submit_on_models
+from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch, submit_jobs
+from bench.common import machine, model_mix, result_name, save
 
 
 def busiest_window(times: list[float], period: float) -> int:
@@ -75,7 +75,7 @@ def main() -> None:
         before = cluster.calls()
         started = time.time()
         # Modest client concurrency: PostgreSQL here allows 100 connections for everyone.
-        accepted = asyncio.run(submit_on_models(cluster, args.jobs, mix, concurrency=10))
+        accepted = asyncio.run(submit_jobs(cluster, args.jobs, models=mix, concurrency=10))
         intake_s = time.time() - started
         jobs = cluster.wait_finished([job_id for job_id, _ in accepted], timeout=minimum * 4 + 120)
         makespan = max(epoch(job.completed_at) for job in jobs if job.completed_at) - started

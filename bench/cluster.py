@@ -343,27 +343,28 @@ async def submit_jobs(
     concurrency: int = 50,
     rate: float | None = None,
     job_type: str = "text-to-image",
+    models: list[str] | None = None,
 ) -> list[tuple[str, float]]:
     """POST `count` jobs round-robin over users and API processes; returns (job id, accepted at).
 
     With `rate`, jobs are sent open-loop at that many per second; else as fast as `concurrency`
-    clients go.
+    clients go. With `models`, job n runs on models[n % len(models)]; else on the type's default.
     """
     targets = itertools.cycle(itertools.product(cluster.bench_users, cluster.api_urls))
+    model_cycle = itertools.cycle(models or [None])
     accepted: list[tuple[str, float]] = []
     gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-        async def one(n: int, user: BenchUser, url: str) -> None:
+        async def one(n: int, user: BenchUser, url: str, model: str | None) -> None:
+            body = {"type": job_type, "prompt": f"bench ad {n}"}
+            if model:
+                body["model"] = model
             async with gate:
-                reply = await client.post(
-                    f"{url}/api/v1/jobs",
-                    json={"type": job_type, "prompt": f"bench ad {n}"},
-                    headers=user.headers,
-                )
+                reply = await client.post(f"{url}/api/v1/jobs", json=body, headers=user.headers)
             if reply.status_code != 202:
-                raise RuntimeError(f"job {n}: {reply.status_code} {reply.text[:200]}")
+                raise RuntimeError(f"job {n} ({model}): {reply.status_code} {reply.text[:200]}")
             accepted.append((reply.json()["id"], time.time()))
 
         started = time.monotonic()
@@ -372,7 +373,7 @@ async def submit_jobs(
             if rate:
                 await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
             user, url = next(targets)
-            tasks.append(asyncio.create_task(one(n, user, url)))
+            tasks.append(asyncio.create_task(one(n, user, url, next(model_cycle))))
         await asyncio.gather(*tasks)
     return accepted
 

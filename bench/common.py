@@ -3,8 +3,6 @@ the catalog models a run's jobs go over."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import os
 import platform
@@ -14,13 +12,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import psycopg
 
 from image2ad.catalog import Catalog
 
 if TYPE_CHECKING:
-    from bench.cluster import BenchUser, Cluster
+    pass
 
 RESULTS = Path(__file__).parent / "results"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -90,45 +87,6 @@ def model_mix(models: str, job_type: str) -> list[str]:
     override = os.environ.get("IMAGE2AD_CATALOG_FILE")
     catalog = Catalog.load(Path(override) if override else None)
     return [spec.id for spec in catalog.models(job_type) if not spec.withdrawn]
-
-
-async def submit_on_models(
-    cluster: Cluster,
-    count: int,
-    mix: list[str],
-    *,
-    concurrency: int = 50,
-    rate: float | None = None,
-    job_type: str = "text-to-image",
-) -> list[tuple[str, float]]:
-    """`bench.cluster.submit_jobs` with job n on model mix[n % len(mix)]; with an empty mix the
-    body is submit_jobs' own (no `model`: the type's default)."""
-    targets = itertools.cycle(itertools.product(cluster.bench_users, cluster.api_urls))
-    models = itertools.cycle(mix or [None])
-    accepted: list[tuple[str, float]] = []
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-
-        async def one(n: int, user: BenchUser, url: str, model: str | None) -> None:
-            body = {"type": job_type, "prompt": f"bench ad {n}"}
-            if model:
-                body["model"] = model
-            async with gate:
-                reply = await client.post(f"{url}/api/v1/jobs", json=body, headers=user.headers)
-            if reply.status_code != 202:
-                raise RuntimeError(f"job {n} ({model}): {reply.status_code} {reply.text[:200]}")
-            accepted.append((reply.json()["id"], time.time()))
-
-        started = time.monotonic()
-        tasks = []
-        for n in range(count):
-            if rate:
-                await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-            user, url = next(targets)
-            tasks.append(asyncio.create_task(one(n, user, url, next(models))))
-        await asyncio.gather(*tasks)
-    return accepted
 
 
 def rss_mib(pid: int) -> float:

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch
-from bench.common import machine, model_mix, result_name, save, submit_on_models, summary_ms
+from bench.cluster import KIE_KEY, PG_ADMIN_DSN, Cluster, epoch, submit_jobs
+from bench.common import machine, model_mix, result_name, save, summary_ms
 
 from image2ad.models import Job
 
@@ -38,7 +38,7 @@ def provider_calls(before: Counter[str], after: Counter[str]) -> dict[str, int]:
 
 def run_phase(cluster: Cluster, jobs: int, rate: float, mix: list[str]) -> dict[str, Any]:
     before = cluster.calls()
-    accepted = asyncio.run(submit_on_models(cluster, jobs, mix, rate=rate))
+    accepted = asyncio.run(submit_jobs(cluster, jobs, models=mix, rate=rate))
     finished = cluster.wait_finished([job_id for job_id, _ in accepted], timeout=300)
     calls = provider_calls(before, cluster.calls())
     tasks = cluster.emulator_tasks()

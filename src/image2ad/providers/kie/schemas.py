@@ -58,6 +58,16 @@ class CreateTaskData(WireModel):
 CreateTaskResponse = Envelope[CreateTaskData]
 
 
+def error_text(value: Any) -> Any:
+    """An error code or message as text; blank is none (Kie sends "" or null, numbers or
+    strings, kie-models.md §1)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
 def _json_object(value: Any) -> dict[str, Any] | None:
     """Decode a field that Kie sends as JSON text but clients sometimes see already parsed."""
     if value is None:
@@ -131,11 +141,7 @@ class RecordData(WireModel):
     @field_validator("fail_code", "fail_msg", mode="before")
     @classmethod
     def _blank_to_none(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return error_text(value)
 
     def to_task_record(self) -> TaskRecord:
         return TaskRecord(

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from image2ad.providers.base import TaskRecord, TaskState
-from image2ad.providers.kie.schemas import Envelope, WireModel
+from image2ad.providers.kie.schemas import Envelope, WireModel, error_text
 
 # successFlag (kie-models.md §3.3): 0 generating, 1 success, 2 failed, 3 created but failed.
 SUCCESS_FLAGS: dict[int, TaskState] = {
@@ -71,11 +71,7 @@ class VeoRecord(WireModel):
     @field_validator("error_code", "error_message", mode="before")
     @classmethod
     def _blank_to_none(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return error_text(value)
 
     @property
     def state(self) -> TaskState:
