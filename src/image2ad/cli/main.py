@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import signal
-import sys
 from typing import Annotated, NoReturn
 
 import typer
@@ -19,6 +18,7 @@ from image2ad.cli.backup import backup_command, restore_command
 from image2ad.cli.doctor import doctor
 from image2ad.cli.generate import generate
 from image2ad.cli.jobs import jobs_app
+from image2ad.cli.process_exit import end_process, exit_code_of, leave_now
 from image2ad.cli.report import report_app
 from image2ad.config import Settings
 from image2ad.credits import service as credits
@@ -153,10 +153,7 @@ def worker_command() -> None:
 def _exit_drained() -> NoReturn:
     """Exit 0 now: engine threads still inside a handed-over step must not hold the exit."""
     log.info("stopped")
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave_now(0)
 
 
 @db_app.command("upgrade")
@@ -303,13 +300,16 @@ def emulator(
     serve_emulator(settings, host, port)
 
 
-def main() -> None:
+def main() -> NoReturn:
     try:
         app()
     except SQLiteTooOld as exc:
         # A setup problem with a known fix: one line, not a traceback.
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(1)
+        end_process(1)
+    except SystemExit as exc:
+        end_process(exit_code_of(exc))
+    end_process(0)
 
 
 if __name__ == "__main__":
