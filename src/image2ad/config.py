@@ -239,6 +239,11 @@ class Settings(BaseSettings):
         description="A cancel after Kie accepted the task (it runs on and is paid for): "
         "refund the credit, or keep it (README: cancel policy)",
     )
+    credits_url: str | None = Field(
+        None,
+        description='Where the pages\' "Get credits" link goes (your billing page, a contact '
+        "form, a mailto:); unset = no link",
+    )
     max_active_jobs: int = Field(
         20, description="Unfinished jobs a user may have at once (429 beyond)"
     )
@@ -257,6 +262,15 @@ class Settings(BaseSettings):
     emulator: EmulatorKnobs = Field(default_factory=EmulatorKnobs)
     download: DownloadSettings = Field(default_factory=DownloadSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @field_validator("credits_url")
+    @classmethod
+    def _check_credits_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://", "mailto:", "/")) or value.startswith("//"):
+            raise ValueError("use an http(s):// or mailto: link, or a path on this site")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

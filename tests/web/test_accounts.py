@@ -91,11 +91,14 @@ def test_pages_send_visitors_to_login_and_back(live_app: LiveApp) -> None:
         response = client.http.get("/library?type=text-to-image")
         assert response.status_code == 303
         assert response.headers["location"] == "/login?next=%2Flibrary%3Ftype%3Dtext-to-image"
-        assert client.http.get("/").headers["location"] == "/login"
+        # A browser that never signed in is offered an account; one that did, the login.
+        assert client.http.get("/").headers["location"] == "/signup"
         login = client.login(user.email, next="/library?type=text-to-image")
         assert login.headers["location"] == "/library?type=text-to-image"
         assert client.http.get("/").headers["location"] == "/generate/text-to-image"
         assert client.http.get("/login").headers["location"] == "/generate/text-to-image"
+        client.submit("/logout", {})
+        assert client.http.get("/").headers["location"] == "/login"
 
 
 def test_login_never_redirects_off_site(live_app: LiveApp) -> None:

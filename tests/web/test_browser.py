@@ -245,7 +245,7 @@ def test_generate_watch_it_finish_and_manage_it_in_the_library(
     page.get_by_role("button", name="Search").click()
     cards = page.locator(".job-card")
     expect(cards).to_have_count(1)
-    page.locator(f"#job-{original}").get_by_role("button", name="Regenerate").click()
+    page.locator(f"#job-{original}").get_by_role("button", name="Make another").click()
     expect(cards).to_have_count(2)
     fresh = cards.first.get_attribute("data-job-id")
     assert fresh and fresh != original
@@ -357,6 +357,7 @@ def test_generator_form_errors_are_inline_and_charge_nothing(
     page.get_by_role("button", name="Generate").click()
     expect(page.locator("#prompt-error")).to_have_text("Write a prompt first.")
     expect(page.locator("#upload-error")).to_have_text("Add a reference image first.")
+    expect(page.get_by_label("Prompt")).to_be_focused()
     page.get_by_label("Prompt").fill("x" * 5001)
     expect(page.locator("#prompt-count")).to_have_class(re.compile("over"))
     page.get_by_role("button", name="Generate").click()
@@ -390,13 +391,127 @@ def test_a_failed_generation_says_why_and_returns_the_credit(
         shoot(page, shots, "generate-progress", focus="#job-panel")
         live_app.emulator.force_fail(task_id, "400", "Prompt violates the content policy")
         alert = page.locator("#job-result [role=alert]")
-        expect(alert).to_contain_text("Prompt violates the content policy")
-        expect(alert).to_contain_text("Your 1 credit was returned.")
+        # Plain words and what to do first; the model's own text behind Details.
+        expect(alert).to_contain_text("The model turned this request down.")
+        expect(alert.locator(".refund")).to_have_text("Your 1 credit was returned.")
+        expect(alert.get_by_text("Prompt violates the content policy")).to_be_hidden()
+        alert.get_by_text("Details").click()
+        expect(alert.get_by_text("Prompt violates the content policy")).to_be_visible()
         expect(page.locator("#credit-balance")).to_have_text("2")
         shoot(page, shots, "generate-failed", focus="#job-panel")
+        knobs.image_duration_s = 0.5
+        alert.get_by_role("button", name="Try again").click()
+        page.wait_for_function(IMAGE_LOADED, arg="#job-result img", timeout=30_000)
+        expect(page.locator("#credit-balance")).to_have_text("1")
     finally:
         knobs.image_duration_s = before
+    with live_app.client(user) as api:
+        statuses = [job["status"] for job in api.get("/api/v1/jobs").json()["items"]]
+    assert statuses == ["completed", "failed"]
     assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_cancel_from_the_generator_the_library_and_the_job_page(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user(credits=3)
+    knobs = live_app.emulator.settings
+    before = knobs.image_duration_s
+    knobs.image_duration_s = 60
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    try:
+        log_in(page, live_app, user)
+        page.get_by_label("Prompt").fill("Linen shirt flat lay, summer sale")
+        page.get_by_role("button", name="Generate").click()
+        expect(page.locator("#job-panel")).to_be_focused()
+        wait_task_id(live_app, user)
+        expect(page.locator("#credit-balance")).to_have_text("2")
+        shoot(page, shots, "generate-running", focus="#job-panel")
+        page.once("dialog", accept)
+        page.locator("#job-panel").get_by_role("button", name="Cancel").click()
+        alert = page.locator("#job-result [role=alert]")
+        expect(alert).to_contain_text("This job was canceled.")
+        # One line about the credit, not two.
+        expect(alert).to_have_text(re.compile(r"^(?!.*returned.*returned).*$", re.S))
+        expect(alert.locator(".refund")).to_have_text("Your 1 credit was returned.")
+        expect(page.locator("#credit-balance")).to_have_text("3")
+        assert dialogs == ["Cancel this job? Your 1 credit will come back."]
+
+        with live_app.client(user) as api:
+            queued = [
+                api.post(
+                    "/api/v1/jobs", json={"type": "text-to-image", "prompt": f"Hat {n}"}
+                ).json()["id"]
+                for n in range(2)
+            ]
+        page.goto(f"{live_app.base_url}/library")
+        card = page.locator(f"#job-{queued[0]}")
+        # Changing one's mind keeps the job. (Wait for each dialog: a handler left waiting
+        # would also take the next one.)
+        with page.expect_event("dialog") as asked:
+            card.get_by_role("button", name="Cancel").click()
+        asked.value.dismiss()
+        expect(card.get_by_role("button", name="Cancel")).to_be_enabled()
+        expect(card).to_have_attribute("data-status", re.compile("pending|processing"))
+        with page.expect_event("dialog") as asked:
+            card.get_by_role("button", name="Cancel").click()
+        asked.value.accept()
+        card = page.locator(f"#job-{queued[0]}")
+        expect(card).to_have_attribute("data-status", "canceled")
+        expect(card.get_by_role("button", name="Retry")).to_be_visible()
+
+        page.goto(f"{live_app.base_url}/jobs/{queued[1]}")
+        page.once("dialog", accept)
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.locator("#job-status")).to_have_text("Canceled")
+        expect(page.locator("#job-result .refund")).to_have_text("Your 1 credit was returned.")
+        shoot(page, shots, "job-canceled")
+        expect(page.locator("#credit-balance")).to_have_text("3")
+    finally:
+        knobs.image_duration_s = before
+    with live_app.client(user) as api:
+        statuses = {job["status"] for job in api.get("/api/v1/jobs").json()["items"]}
+    assert statuses == {"canceled"}
+    assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_out_of_credits_says_so_links_to_more_and_disables_what_would_spend(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    settings = live_app.app.state.runtime.settings
+    user = live_app.user(credits=1)
+    with live_app.client(user) as api:
+        done = live_app.wait_job(
+            api,
+            api.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": "Mug"}).json()["id"],
+        )
+    assert done["status"] == "completed"
+    settings.credits_url = "https://billing.example.com/top-up"
+    try:
+        log_in(page, live_app, user)
+        expect(page.locator("#credit-balance")).to_have_text("0")
+        short = page.locator("#cost-short")
+        expect(short).to_be_visible()
+        expect(short).to_contain_text("you have 0, 1 more needed")
+        expect(page.locator("#cost-after")).to_be_hidden()
+        expect(short.get_by_role("link", name="Get credits")).to_have_attribute(
+            "href", "https://billing.example.com/top-up"
+        )
+        expect(page.get_by_role("button", name="Generate")).to_be_disabled()
+        shoot(page, shots, "generate-no-credits", focus="#generate-button")
+        page.goto(f"{live_app.base_url}/library")
+        again = page.locator(f"#job-{done['id']}").get_by_role("button", name="Make another")
+        expect(again).to_be_disabled()
+        expect(again).to_have_attribute("title", "Needs 1 credit; you have 0.")
+        page.goto(f"{live_app.base_url}/jobs/{done['id']}")
+        expect(page.get_by_role("button", name="Make another")).to_be_disabled()
+    finally:
+        settings.credits_url = None
 
 
 def test_library_job_and_api_key_pages(
@@ -455,8 +570,14 @@ def test_library_job_and_api_key_pages(
     page.get_by_role("button", name="Create key").click()
     expect(page.locator("#new-key")).to_have_value(re.compile(r"^i2a_\S{40,}$"))
     shoot(page, shots, "api-keys")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Revoke laptop").click()
+    expect(page.locator("tr", has_text="laptop")).not_to_contain_text("Revoked")
+    messages: list[str] = []
+    page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Revoke laptop").click()
     expect(page.locator("tr", has_text="laptop")).to_contain_text("Revoked")
+    assert messages and messages[0].startswith("Revoke laptop?")
 
 
 def test_signed_in_browsers_and_log_out_everywhere(

@@ -16,6 +16,7 @@ from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
 from image2ad.jobs import pipeline, quotes, service
+from image2ad.jobs.naming import download_name
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteCreate, QuoteOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
@@ -137,15 +138,16 @@ def get_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
     response_class=Response,
 )
 async def get_result(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
-    def load() -> tuple[str, str]:
+    def load() -> tuple[str, str, str]:
         with rt.db.session(read_only=True) as session:
             job = service.get_owned(session, user, job_id)
             if job.status != JobStatus.COMPLETED.value or not job.result_path:
                 raise NotFound("This job has no result yet.")
-            return job.result_path, job.result_content_type or "application/octet-stream"
+            name = download_name(job.type, job.prompt, job.created_at, job.result_path)
+            return job.result_path, job.result_content_type or "application/octet-stream", name
 
-    key, content_type = await asyncio.to_thread(load)
-    return await serve_object(rt.storage, key, content_type)
+    key, content_type, name = await asyncio.to_thread(load)
+    return await serve_object(rt.storage, key, content_type, filename=name)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)

@@ -18,10 +18,13 @@ FILE_HEADERS = {
 }
 
 
-async def serve_object(storage: Storage, key: str, content_type: str) -> Response:
+async def serve_object(
+    storage: Storage, key: str, content_type: str, filename: str | None = None
+) -> Response:
     """A stored file as the answer to a request whose right to it was checked: from disk with
-    Range support, as a redirect to a presigned link, or streamed."""
-    filename = key.rsplit("/", 1)[-1]
+    Range support, as a redirect to a presigned link, or streamed. `filename` is the name a
+    browser saves it as (default: the key's last part); a presigned link keeps the object's."""
+    filename = filename or key.rsplit("/", 1)[-1]
     path = storage.local_path(key)
     if path is not None:
         if not await asyncio.to_thread(os.path.isfile, path):

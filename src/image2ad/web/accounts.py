@@ -21,6 +21,9 @@ from image2ad.web.render import render
 
 router = APIRouter(include_in_schema=False)
 HOME = "/generate/text-to-image"
+# Set once this browser has signed in: `/` then offers Log in, and Sign up to everyone else.
+RETURNING_COOKIE = "image2ad_returning"
+RETURNING_MAX_AGE_S = 400 * 24 * 3600
 MAX_PASSWORD_LENGTH = 1024
 
 
@@ -60,6 +63,15 @@ def start_session(request: Request, rt: Runtime, user_id: str | None, to: str) -
     web.replace_session(request, session)
     response = RedirectResponse(to, status_code=303)
     set_cookie(response, request, web.codec(rt), session)
+    if user_id is not None:
+        response.set_cookie(
+            RETURNING_COOKIE,
+            "1",
+            max_age=RETURNING_MAX_AGE_S,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
     return response
 
 
@@ -69,8 +81,11 @@ def end_session(request: Request, rt: Runtime, to: str = "/login") -> Response:
 
 
 @router.get("/")
-def home(user: OptionalUser) -> Response:
-    return RedirectResponse(HOME if user else "/login", status_code=303)
+def home(request: Request, user: OptionalUser) -> Response:
+    if user is not None:
+        return RedirectResponse(HOME, status_code=303)
+    returning = request.cookies.get(RETURNING_COOKIE) == "1"
+    return RedirectResponse("/login" if returning else "/signup", status_code=303)
 
 
 @router.get("/signup")

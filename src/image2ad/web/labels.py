@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from image2ad.catalog import Catalog, ModelSpec, ParamSpec
+from image2ad.jobs.naming import download_name
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
 
@@ -200,6 +201,58 @@ def credits_text(job: JobOut) -> str:
     if job.credits_refunded:
         return f"{job.credits_refunded} {unit} refunded"
     return f"{job.credits_charged} {unit}"
+
+
+# A failed job in plain words with what to do next; the model's own text stays behind
+# "Details". Keys are job error codes, or the start of one (provider_failed_<failCode>).
+REJECTED = (
+    "The model turned this request down. Words, brands or faces it may not make are the usual "
+    "cause: change the prompt or the image, then try again."
+)
+SETUP = (
+    "This server could not use the model service right now; your request was fine. "
+    "Try again later, or tell whoever runs this image2ad."
+)
+FAILURE_ADVICE = {
+    "provider_rejected_input": REJECTED,
+    "provider_failed_400": REJECTED,
+    "provider_failed_422": REJECTED,
+    "model_unavailable": "This model is not taking work right now. Pick another model and try "
+    "again.",
+    "deadline_exceeded": "The model took too long, so the job was stopped. Try again: busy hours "
+    "are slower.",
+    "provider_auth": SETUP,
+    "provider_out_of_credits": SETUP,
+    "provider_key_limit": SETUP,
+    "provider_feature_disabled": SETUP,
+}
+FAILURE_DEFAULT = (
+    "Something went wrong at the model's end. Try again; if it keeps failing, pick another model."
+)
+
+
+def failure_advice(code: str | None) -> str:
+    if code is None:
+        return FAILURE_DEFAULT
+    return FAILURE_ADVICE.get(code, FAILURE_DEFAULT)
+
+
+def refund_line(job: JobOut) -> str:
+    """The one sentence about an ended job's credit."""
+    if job.credits_refunded:
+        n = job.credits_refunded
+        return f"Your {n} credit{'s were' if n != 1 else ' was'} returned."
+    if job.status == JobStatus.CANCELED and job.credits_charged:
+        n = job.credits_charged
+        return (
+            f"Its {n} credit{'s were' if n != 1 else ' was'} kept: the model had already "
+            "started it."
+        )
+    return ""
+
+
+def result_download_name(job: JobOut) -> str:
+    return download_name(job.type.value, job.prompt, job.created_at, job.result_path or "")
 
 
 def when(value: datetime | None) -> str:

@@ -28,6 +28,9 @@ templates.env.globals.update(
     stage_text=labels.stage_text,
     stage_percent=labels.stage_percent,
     credits_text=labels.credits_text,
+    failure_advice=labels.failure_advice,
+    refund_line=labels.refund_line,
+    download_name=labels.result_download_name,
     when=labels.when,
     device_label=labels.device_label,
     status_text=labels.STATUS_TEXT,
@@ -102,6 +105,14 @@ def render(
         "user": user,
         "csrf_token": session.csrf,
         "emulator": rt.settings.uses_emulator,
+        "credits_url": rt.settings.credits_url,
+        # What the pages' scripts need to word a cancel and a failure as the server would.
+        "page_texts": {
+            "cancelKeeps": rt.settings.cancel_after_submit == "keep",
+            "creditsUrl": rt.settings.credits_url,
+            "failureAdvice": labels.FAILURE_ADVICE,
+            "failureDefault": labels.FAILURE_DEFAULT,
+        },
         "nav": nav(rt) if user else [],
         "active": "",
     }

@@ -22,6 +22,12 @@
     429: "Too many requests. Wait a moment and try again.",
   };
 
+  // Server-side settings and wording the scripts share with the templates (see render.py).
+  const textsEl = document.getElementById("page-texts");
+  const TEXTS = textsEl ? JSON.parse(textsEl.textContent) : { failureAdvice: {}, failureDefault: "" };
+
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
   class ApiError extends Error {
     constructor(status, code, message, field) {
       super(message);
@@ -162,16 +168,76 @@
       container.append(figure);
       return;
     }
-    const box = element("div", { class: "alert alert-error", role: "alert" });
-    const lead = element("p");
-    lead.append(element("strong", {}, job.status === "canceled" ? "This job was canceled. " : "This generation failed. "));
-    lead.append(document.createTextNode((job.error && job.error.message) || ""));
-    box.append(lead);
+    container.append(endedBox(job));
+  }
+
+  function failureAdvice(code) {
+    return (code && TEXTS.failureAdvice[code]) || TEXTS.failureDefault;
+  }
+
+  // The one sentence about an ended job's credit (labels.refund_line on the server).
+  function refundLine(job) {
     if (job.credits_refunded > 0) {
-      const unit = job.credits_refunded === 1 ? "credit was" : "credits were";
-      box.append(element("p", { class: "refund" }, `Your ${job.credits_refunded} ${unit} returned.`));
+      return `Your ${plural(job.credits_refunded, "credit")} ${job.credits_refunded === 1 ? "was" : "were"} returned.`;
     }
-    container.append(box);
+    if (job.status === "canceled" && job.credits_charged > 0) {
+      return `Its ${plural(job.credits_charged, "credit")} ${job.credits_charged === 1 ? "was" : "were"} kept: the model had already started it.`;
+    }
+    return "";
+  }
+
+  // A failed or canceled job, as templates/_job_ended.html renders it.
+  function endedBox(job) {
+    const failed = job.status === "failed";
+    const box = element("div", { class: `alert ${failed ? "alert-error" : "alert-neutral"}`, role: "alert" });
+    const lead = element("p");
+    lead.append(element("strong", {}, failed ? "This generation failed." : "This job was canceled."));
+    if (failed) lead.append(document.createTextNode(` ${failureAdvice(job.error && job.error.code)}`));
+    box.append(lead);
+    const refund = refundLine(job);
+    if (refund) box.append(element("p", { class: "refund" }, refund));
+    if (failed && job.error) {
+      const details = element("details");
+      details.append(element("summary", {}, "Details"));
+      const raw = element("p");
+      raw.append(element("code", {}, job.error.code), document.createTextNode(` ${job.error.message}`));
+      details.append(raw);
+      box.append(details);
+    }
+    const actions = element("p", { class: "alert-actions" });
+    actions.append(element("button", {
+      type: "button", class: "button", "data-action": "retry", "data-job-id": job.id,
+      "data-cost": String(job.credits_charged),
+    }, failed ? "Try again" : "Retry"));
+    box.append(actions);
+    guardCredits(box);
+    return box;
+  }
+
+  // Buttons that spend credits (data-cost) are disabled, saying why, while the balance is short.
+  function guardCredits(root = document) {
+    const have = credits();
+    root.querySelectorAll("button[data-cost]").forEach((button) => {
+      const short = have < Number(button.dataset.cost);
+      button.disabled = short;
+      if (short) button.title = `Needs ${plural(Number(button.dataset.cost), "credit")}; you have ${have}.`;
+      else button.removeAttribute("title");
+    });
+  }
+
+  // Asks first, with the refund rule that applies to this job right now, then cancels.
+  // Returns the canceled job, or null if the person changed their mind.
+  async function cancelJob(id) {
+    const job = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}`);
+    if (TERMINAL.has(job.status)) return job;
+    const credit = plural(job.credits_charged, "credit");
+    const rule = job.task_id && TEXTS.cancelKeeps
+      ? `The model has already started it, so its ${credit} will not come back.`
+      : `Your ${credit} will come back.`;
+    if (!window.confirm(`Cancel this job? ${rule}`)) return null;
+    const canceled = await api("POST", `/api/v1/jobs/${encodeURIComponent(id)}/cancel`);
+    refreshCredits();
+    return canceled;
   }
 
   // Follows a job over Server-Sent Events (polling if the stream is unavailable) until it ends.
@@ -221,6 +287,14 @@
     return api("DELETE", `/api/v1/jobs/${encodeURIComponent(id)}`);
   }
 
+  // Forms that undo something (revoke a key) ask first: <form data-confirm="…">.
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+  document.addEventListener("i2a:credits", () => guardCredits());
+  document.addEventListener("DOMContentLoaded", () => guardCredits());
+
   function showError(el, message) {
     if (!el) return;
     el.textContent = message || "";
@@ -229,6 +303,7 @@
 
   window.i2a = {
     ApiError, api, newKey, credits, setCredits, refreshCredits, stageText, stagePercent,
-    showProgress, showResult, watchJob, retryJob, deleteJob, showError, TERMINAL,
+    showProgress, showResult, watchJob, retryJob, deleteJob, cancelJob, guardCredits, showError,
+    TERMINAL, TEXTS,
   };
 })();

@@ -19,6 +19,8 @@
   let uploading = false;
   let submitting = false;
   let watcher = null;
+  let currentJob = null;
+  let showUpdate = () => {};
   let quoteTimer = null;
   let quoteSeq = 0;
   let quoteError = "";
@@ -46,7 +48,10 @@
     const left = i2a.credits() - price;
     $("cost-credits").textContent = `${price} credit${price === 1 ? "" : "s"}`;
     $("credits-after").textContent = String(Math.max(left, 0));
+    $("credits-have").textContent = String(i2a.credits());
+    $("credits-needed").textContent = String(Math.max(-left, 0));
     $("cost").classList.toggle("short", left < 0 || Boolean(quoteError));
+    $("cost-after").hidden = left < 0;
     $("cost-short").hidden = left >= 0;
     i2a.showError($("cost-error"), quoteError);
     button.disabled = submitting || left < 0 || Boolean(quoteError);
@@ -190,12 +195,15 @@
 
   function validate() {
     let ok = true;
+    let first = null;
     if (promptLength() === 0) {
       fieldError("prompt", "Write a prompt first.");
       ok = false;
+      first = prompt;
     } else if (promptLength() > promptMax) {
       fieldError("prompt", `The prompt is ${promptLength()} characters; the limit is ${promptMax}.`);
       ok = false;
+      first = prompt;
     }
     if (needsImage && uploading) {
       fieldError("upload", "Wait for the image to finish uploading.");
@@ -203,20 +211,29 @@
     } else if (needsImage && !uploadId) {
       fieldError("upload", "Add a reference image first.");
       ok = false;
+      first = first || $("image-input");
     }
+    // Keyboard and screen-reader users land on what needs fixing, not on the button.
+    if (first) first.focus();
     return ok;
   }
 
-  function showJob(job) {
+  // Shows `job` in the Result panel and follows it to its end. `focus` moves keyboard focus
+  // there (after Generate), so the next Tab continues from the result.
+  function showJob(job, focus = false) {
     if (watcher) watcher.stop();
+    currentJob = job;
     const progress = $("job-progress");
     $("job-empty").hidden = true;
     $("job-result").replaceChildren();
     progress.hidden = false;
     i2a.showProgress(progress, job);
+    const panel = $("job-panel");
+    if (focus) panel.focus({ preventScroll: true });
     // On narrow screens the panel sits below the form: bring it into view.
-    $("job-panel").scrollIntoView({ block: "nearest" });
+    panel.scrollIntoView({ block: "nearest" });
     const update = (snapshot) => {
+      if (snapshot.id !== currentJob.id) return;
       i2a.showProgress(progress, snapshot);
       if (i2a.TERMINAL.has(snapshot.status)) {
         progress.hidden = true;
@@ -224,8 +241,38 @@
         i2a.refreshCredits();
       }
     };
+    showUpdate = update;
     if (i2a.TERMINAL.has(job.status)) update(job);
     else watcher = i2a.watchJob(job.id, update);
+  }
+
+  async function cancelCurrent() {
+    const button = $("cancel-button");
+    i2a.showError($("form-error"), "");
+    button.disabled = true;
+    try {
+      const job = await i2a.cancelJob(currentJob.id);
+      if (job) showUpdate(job);
+    } catch (err) {
+      i2a.showError($("form-error"), err.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // "Try again" / "Retry" on an ended job: the same recipe as a new job, shown in its place.
+  async function retryFromResult(event) {
+    const button = event.target.closest('button[data-action="retry"]');
+    if (!button || button.disabled) return;
+    button.disabled = true;
+    try {
+      showJob(await i2a.retryJob(button.dataset.jobId), true);
+      i2a.refreshCredits();
+    } catch (err) {
+      i2a.showError($("form-error"), err.message);
+      if (err.status === 402) i2a.refreshCredits();
+      button.disabled = false;
+    }
   }
 
   async function submit(event) {
@@ -254,7 +301,7 @@
         });
       }
       formToken = i2a.newKey();
-      showJob(job);
+      showJob(job, true);
       i2a.refreshCredits();
     } catch (err) {
       if (err.field === "prompt") fieldError("prompt", err.message);
@@ -274,6 +321,8 @@
   paramsBox.addEventListener("change", scheduleQuote);
   document.addEventListener("i2a:credits", updateCost);
   form.addEventListener("submit", submit);
+  $("cancel-button").addEventListener("click", cancelCurrent);
+  $("job-result").addEventListener("click", retryFromResult);
   wireDropzone();
   updateCounter();
   updateCost();

@@ -26,6 +26,9 @@
       if (button.dataset.action === "retry") {
         const job = await i2a.retryJob(id);
         window.location.assign(`/jobs/${encodeURIComponent(job.id)}`);
+      } else if (button.dataset.action === "cancel") {
+        // The page shows the canceled job once its stream reports the end (or now).
+        if (await i2a.cancelJob(id)) window.location.reload();
       } else if (window.confirm("Delete this job and its files? This cannot be undone.")) {
         await i2a.deleteJob(id);
         window.location.assign("/library");
@@ -34,6 +37,7 @@
       i2a.showError(errorBox, err.message);
     } finally {
       button.disabled = false;
+      i2a.guardCredits(detail);
     }
   });
 })();

@@ -1,4 +1,4 @@
-// The Library: regenerate and delete from a card, and keep unfinished cards current.
+// The Library: make another, retry, cancel and delete from a card, and keep unfinished cards current.
 // Unfinished jobs are polled (two list requests every few seconds) rather than streamed: one
 // EventSource per card would use up the browser's six connections per host.
 "use strict";
@@ -24,8 +24,12 @@
 
   async function replaceCard(card) {
     const fresh = await cardFor(card.dataset.jobId);
-    if (fresh) card.replaceWith(fresh);
-    else card.remove();
+    if (fresh) {
+      card.replaceWith(fresh);
+      i2a.guardCredits(fresh);
+    } else {
+      card.remove();
+    }
   }
 
   async function poll() {
@@ -73,6 +77,11 @@
     schedule();
   }
 
+  async function cancel(button) {
+    const card = button.closest(".job-card");
+    if ((await i2a.cancelJob(button.dataset.jobId)) && card) await replaceCard(card);
+  }
+
   async function remove(button) {
     if (!window.confirm("Delete this job and its files? This cannot be undone.")) return;
     await i2a.deleteJob(button.dataset.jobId);
@@ -89,11 +98,13 @@
     button.disabled = true;
     try {
       if (button.dataset.action === "retry") await regenerate(button);
+      else if (button.dataset.action === "cancel") await cancel(button);
       else if (button.dataset.action === "delete") await remove(button);
     } catch (err) {
       i2a.showError(errorBox, err.message);
     } finally {
-      button.disabled = false;
+      if (button.isConnected) button.disabled = false;
+      i2a.guardCredits(grid);
     }
   });
 
