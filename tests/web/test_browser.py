@@ -11,13 +11,14 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageDraw
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from image2ad.catalog import availability
 from tests.fixtures import factories
@@ -599,3 +600,31 @@ def test_signed_in_browsers_and_log_out_everywhere(
         page.get_by_role("button", name="Log out everywhere").click()
         page.wait_for_url(f"{live_app.base_url}/login")
         assert phone.api("GET", "/api/v1/me").status_code == 401
+
+
+def test_generate_is_in_reach_and_times_read_in_the_local_zone(
+    live_app: LiveApp, browser: Browser
+) -> None:
+    user = live_app.user(credits=2)
+    with live_app.client(user) as api:
+        made = api.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": "Tote bag"})
+        live_app.wait_job(api, made.json()["id"])
+    context = browser.new_context(viewport=DESKTOP, timezone_id="Asia/Tokyo", locale="en-GB")
+    try:
+        page = context.new_page()
+        log_in(page, live_app, user)
+        for size in (DESKTOP, MOBILE):
+            page.set_viewport_size(size)
+            page.goto(f"{live_app.base_url}/generate/text-to-video")
+            box = page.get_by_role("button", name="Generate").bounding_box()
+            assert box is not None
+            assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (size, box)
+        page.goto(f"{live_app.base_url}/library")
+        stamp = page.locator(".job-card time").first
+        utc = stamp.get_attribute("title")
+        assert utc is not None and utc.endswith(" UTC")
+        created = datetime.fromisoformat(str(stamp.get_attribute("datetime")))
+        tokyo = created.astimezone(ZoneInfo("Asia/Tokyo"))
+        expect(stamp).to_contain_text(f"{tokyo:%H:%M}")
+    finally:
+        context.close()

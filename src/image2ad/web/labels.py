@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup
 
 from image2ad.catalog import Catalog, ModelSpec, ParamSpec
 from image2ad.jobs.naming import download_name
@@ -255,8 +257,15 @@ def result_download_name(job: JobOut) -> str:
     return download_name(job.type.value, job.prompt, job.created_at, job.result_path or "")
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%d %b %Y, %H:%M UTC") if value else "—"
+def when(value: datetime | None) -> Markup | str:
+    """A moment as a <time> in UTC; app.js shows it in the reader's time zone, UTC on hover."""
+    if value is None:
+        return "—"
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    utc = moment.strftime("%d %b %Y, %H:%M UTC")
+    return Markup('<time datetime="{}" title="{}" data-local>{}</time>').format(
+        moment.isoformat(), utc, utc
+    )
 
 
 _BROWSERS = (

@@ -293,7 +293,18 @@
     if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
   });
   document.addEventListener("i2a:credits", () => guardCredits());
-  document.addEventListener("DOMContentLoaded", () => guardCredits());
+  // Times arrive in UTC (kept in the title); people read them in their own time zone.
+  const LOCAL_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  function localizeTimes(root = document) {
+    root.querySelectorAll("time[data-local]").forEach((el) => {
+      const moment = new Date(el.dateTime);
+      if (!Number.isNaN(moment.getTime())) el.textContent = LOCAL_TIME.format(moment);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    guardCredits();
+    localizeTimes();
+  });
 
   function showError(el, message) {
     if (!el) return;
@@ -304,6 +315,6 @@
   window.i2a = {
     ApiError, api, newKey, credits, setCredits, refreshCredits, stageText, stagePercent,
     showProgress, showResult, watchJob, retryJob, deleteJob, cancelJob, guardCredits, showError,
-    TERMINAL, TEXTS,
+    localizeTimes, TERMINAL, TEXTS,
   };
 })();

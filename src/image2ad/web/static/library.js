@@ -27,6 +27,7 @@
     if (fresh) {
       card.replaceWith(fresh);
       i2a.guardCredits(fresh);
+      i2a.localizeTimes(fresh);
     } else {
       card.remove();
     }
@@ -69,6 +70,7 @@
     const card = await cardFor(job.id);
     if (card) {
       card.classList.add("fresh");
+      i2a.localizeTimes(card);
       grid.prepend(card);
       const empty = document.getElementById("job-grid-empty");
       if (empty) empty.hidden = true;
