@@ -628,3 +628,44 @@ def test_generate_is_in_reach_and_times_read_in_the_local_zone(
         expect(stamp).to_contain_text(f"{tokyo:%H:%M}")
     finally:
         context.close()
+
+
+def test_drafts_uploads_and_the_running_job_survive_leaving_the_page(
+    live_app: LiveApp, page: Page, reference_png: Path, watchable: None
+) -> None:
+    base = live_app.base_url
+    user = live_app.user(credits=3)
+    log_in(page, live_app, user)
+    page.get_by_label("Prompt").fill("Draft: espresso tonic, summer terrace")
+    page.get_by_role("radio", name="Nano Banana 2", exact=True).check()
+    page.check('input[name="aspect_ratio"][value="9:16"]')
+    page.goto(f"{base}/library")
+    page.goto(f"{base}/generate/text-to-image")
+    expect(page.get_by_label("Prompt")).to_have_value("Draft: espresso tonic, summer terrace")
+    expect(page.get_by_role("radio", name="Nano Banana 2", exact=True)).to_be_checked()
+    expect(page.locator('input[name="aspect_ratio"][value="9:16"]')).to_be_checked()
+    expect(page.locator("#cost-credits")).to_have_text("2 credits")
+
+    # The photo uploaded for image → image is there for image → video, with no re-upload.
+    page.goto(f"{base}/generate/image-to-image")
+    page.set_input_files("#image-input", reference_png)
+    expect(page.locator("#upload-status")).to_contain_text("640 \u00d7 480")
+    page.goto(f"{base}/generate/image-to-video")
+    expect(page.locator("#upload-status")).to_contain_text("640 \u00d7 480")
+    page.wait_for_function(IMAGE_LOADED, arg="#image-preview")
+    page.get_by_label("Prompt").fill("The glass fizzes as the camera pushes in")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#job-progress")).to_be_visible()
+    # Away while it runs, then back: the same job, still followed to its end.
+    page.goto(f"{base}/generate/text-to-image")
+    page.goto(f"{base}/generate/image-to-video")
+    page.wait_for_selector("#job-result video", timeout=30_000)
+    with live_app.client(user) as api:
+        (job,) = api.get("/api/v1/jobs").json()["items"]
+    assert job["type"] == "image-to-video" and job["status"] == "completed"
+    assert job["source_upload_id"] is not None
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{base}/login")
+    log_in(page, live_app, user)
+    expect(page.get_by_label("Prompt")).to_have_value("")

@@ -229,7 +229,7 @@ def test_api_keys_page_shows_a_new_key_once_and_revokes_it(live_app: LiveApp) ->
         assert client.http.get("/api/v1/me", headers=bearer).json()["id"] == user.id
         listing = client.page("/settings/api-keys").text
         assert plaintext not in listing and "laptop" in listing and plaintext[:12] in listing
-        key_id = re.search(r'<tr id="key-([^"]+)">\s*<td>laptop</td>', listing)
+        key_id = re.search(r'<tr id="key-([^"]+)">\s*<td data-label="Name">laptop</td>', listing)
         assert key_id
         revoked = client.submit(f"/settings/api-keys/{key_id.group(1)}/revoke", {})
         assert revoked.status_code == 303

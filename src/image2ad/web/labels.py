@@ -179,14 +179,15 @@ def model_label(catalog: Catalog, type_name: str, model_id: str) -> str:
     return spec.label if spec is not None else model_id
 
 
-def stage_percent(status: str, stage: str | None, progress: int | None) -> int:
-    """A progress bar position: the model's own percentage fills the generating stretch."""
-    if status == JobStatus.COMPLETED:
+def stage_percent(status: str, stage: str | None, progress: int | None) -> int | None:
+    """The progress bar's value: the model's own percentage while it generates, full once the
+    generation is done, and None (an indeterminate bar) while nothing can be measured — no
+    made-up numbers for queueing or waiting."""
+    if status == JobStatus.COMPLETED or stage in ("downloading", "storing"):
         return 100
-    fixed = {"queued": 5, "submitting": 15, "waiting": 25, "downloading": 92, "storing": 97}
-    if stage == "generating":
-        return 25 + round(0.65 * max(0, min(100, progress or 0)))
-    return fixed.get(stage or "queued", 5)
+    if stage == "generating" and progress is not None:
+        return max(0, min(100, progress))
+    return None
 
 
 def stage_text(job: JobOut) -> str:

@@ -109,22 +109,50 @@
     return text;
   }
 
+  // The bar shows only what is measured (labels.stage_percent): the model's percentage while
+  // it generates, full once generation is done, otherwise an indeterminate bar (null).
   function stagePercent(job) {
-    if (job.status === "completed") return 100;
-    if (job.stage === "generating") {
-      return 25 + Math.round(0.65 * Math.max(0, Math.min(100, job.progress || 0)));
+    if (job.status === "completed" || job.stage === "downloading" || job.stage === "storing") return 100;
+    if (job.stage === "generating" && job.progress != null) {
+      return Math.max(0, Math.min(100, job.progress));
     }
-    return STAGE_PERCENT[job.stage] || 5;
+    return null;
   }
+
+  function elapsedText(since) {
+    const seconds = Math.max(0, Math.floor((Date.now() - since) / 1000));
+    const minutes = Math.floor(seconds / 60);
+    return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
+  }
+
+  // Running widgets show how long their job has been going.
+  setInterval(() => {
+    document.querySelectorAll("[data-elapsed][data-since]").forEach((el) => {
+      if (el.closest("[hidden]")) return;
+      el.textContent = elapsedText(Date.parse(el.dataset.since));
+    });
+  }, 1000);
 
   // Updates every [data-progress] widget (and stage text) inside `root` from a job snapshot.
   function showProgress(root, job) {
     root.querySelectorAll("[data-stage-text]").forEach((el) => {
       el.textContent = stageText(job);
     });
+    const percent = stagePercent(job);
     root.querySelectorAll("[data-progress-bar]").forEach((el) => {
-      el.value = stagePercent(job);
-      el.textContent = `${stagePercent(job)} %`;
+      if (percent === null) {
+        el.removeAttribute("value");
+        el.textContent = "";
+      } else {
+        el.value = percent;
+        el.textContent = `${percent} %`;
+      }
+    });
+    root.querySelectorAll("[data-elapsed]").forEach((el) => {
+      if (job.created_at && el.dataset.since !== job.created_at) {
+        el.dataset.since = job.created_at;
+        el.textContent = elapsedText(Date.parse(job.created_at));
+      }
     });
     const current = TERMINAL.has(job.status) ? STAGES.length : STAGES.indexOf(job.stage || "queued");
     root.querySelectorAll("[data-step]").forEach((el) => {
@@ -286,6 +314,17 @@
   async function deleteJob(id) {
     return api("DELETE", `/api/v1/jobs/${encodeURIComponent(id)}`);
   }
+
+  // Drafts (generate.js) belong to whoever is signed in: logging out forgets them.
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches('form[action="/logout"]')) {
+      try {
+        sessionStorage.clear();
+      } catch (err) {
+        // Nothing stored, nothing to forget.
+      }
+    }
+  });
 
   // Forms that undo something (revoke a key) ask first: <form data-confirm="…">.
   document.addEventListener("submit", (event) => {

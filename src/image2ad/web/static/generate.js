@@ -26,6 +26,39 @@
   let quoteError = "";
   const paramsBox = $("model-params");
 
+  // This tab's work in progress, per generator type: the prompt, the model and its settings,
+  // and the job on show survive leaving the page; the uploaded image is shared by the image
+  // types. Kept in sessionStorage: it ends with the tab, and logging out clears it (app.js).
+  const draft = (() => {
+    const key = `i2a:draft:${form.dataset.type}`;
+    const read = (name) => {
+      try {
+        return JSON.parse(sessionStorage.getItem(name) || "null");
+      } catch (err) {
+        return null;
+      }
+    };
+    const write = (name, value) => {
+      try {
+        sessionStorage.setItem(name, JSON.stringify(value));
+      } catch (err) {
+        // Storage full or blocked: the draft is a convenience.
+      }
+    };
+    return {
+      get: () => read(key) || {},
+      save: (fields) => write(key, { ...(read(key) || {}), ...fields }),
+      saveJob: (id) => write(key, { ...(read(key) || {}), job: id }),
+      upload: () => read("i2a:upload"),
+      saveUpload: (saved) => write("i2a:upload", { id: saved.id, width: saved.width, height: saved.height }),
+    };
+  })();
+
+  function saveDraft() {
+    const model = selectedModel();
+    draft.save({ prompt: prompt.value, model: model ? model.value : null, params: readParams() });
+  }
+
   // The server counts code points of the trimmed prompt.
   const promptLength = () => Array.from(prompt.value.trim()).length;
 
@@ -164,7 +197,8 @@
     try {
       const saved = await i2a.api("POST", "/api/v1/uploads", { body });
       uploadId = saved.id;
-      $("upload-status").textContent = `Ready · ${saved.width} × ${saved.height} px. Click or drop to replace.`;
+      showUploaded(saved);
+      draft.saveUpload(saved);
     } catch (err) {
       $("upload-status").textContent = "";
       preview.hidden = true;
@@ -173,6 +207,21 @@
     } finally {
       uploading = false;
     }
+  }
+
+  function showUploaded(saved) {
+    $("upload-status").textContent = `Ready · ${saved.width} × ${saved.height} px. Click or drop to replace.`;
+  }
+
+  // Puts back an image uploaded earlier in this tab (on this or another image type).
+  function restoreUpload(saved) {
+    if (!needsImage || !saved) return;
+    uploadId = saved.id;
+    const preview = $("image-preview");
+    preview.src = `/api/v1/uploads/${encodeURIComponent(saved.id)}/file`;
+    preview.hidden = false;
+    $("dropzone-text").hidden = true;
+    showUploaded(saved);
   }
 
   function wireDropzone() {
@@ -223,6 +272,7 @@
   function showJob(job, focus = false) {
     if (watcher) watcher.stop();
     currentJob = job;
+    draft.saveJob(job.id);
     const progress = $("job-progress");
     $("job-empty").hidden = true;
     $("job-result").replaceChildren();
@@ -316,6 +366,8 @@
   }
 
   prompt.addEventListener("input", updateCounter);
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
   $("model-picker").addEventListener("change", switchModel);
   paramsBox.addEventListener("input", showRangeValues);
   paramsBox.addEventListener("change", scheduleQuote);
@@ -327,9 +379,37 @@
   updateCounter();
   updateCost();
   showRangeValues();
-  // A reload or "back" may restore another model or other values than the page was made with.
-  const model = selectedModel();
-  const navigation = performance.getEntriesByType("navigation")[0];
-  if (model && model.value !== paramsBox.dataset.model) switchModel();
-  else if (model && navigation && navigation.type !== "navigate") requestQuote();
+  restoreDraft();
+
+  // Puts back this type's draft (and the job it showed), unless the browser already restored
+  // the form itself (reload, back).
+  function restoreDraft() {
+    const saved = draft.get();
+    const navigation = performance.getEntriesByType("navigation")[0];
+    const restoredByBrowser = navigation && navigation.type !== "navigate";
+    if (!restoredByBrowser && saved.prompt && !prompt.value) {
+      prompt.value = saved.prompt;
+      updateCounter();
+    }
+    if (!restoredByBrowser && saved.model) {
+      const radio = form.querySelector(`input[name="model"][value="${CSS.escape(saved.model)}"]:not(:disabled)`);
+      if (radio) radio.checked = true;
+    }
+    // A reload, "back" or the draft may have chosen another model or other values than the
+    // page was made with.
+    const model = selectedModel();
+    if (model && model.value !== paramsBox.dataset.model) switchModel();
+    if (!restoredByBrowser && saved.params) {
+      applyParams(saved.params);
+      if (model) scheduleQuote();
+    } else if (model && restoredByBrowser) {
+      requestQuote();
+    }
+    restoreUpload(draft.upload());
+    if (saved.job) {
+      i2a.api("GET", `/api/v1/jobs/${encodeURIComponent(saved.job)}`)
+        .then((job) => { if (!currentJob) showJob(job); })
+        .catch(() => draft.save({ job: null }));
+    }
+  }
 })();
