@@ -20,7 +20,10 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 
-from image2ad.catalog import availability
+from image2ad.catalog import GenerationType, availability
+from image2ad.jobs import service as jobs_service
+from image2ad.jobs.schemas import JobCreate
+from image2ad.models import User
 from tests.fixtures import factories
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
@@ -669,3 +672,73 @@ def test_drafts_uploads_and_the_running_job_survive_leaving_the_page(
     page.wait_for_url(f"{base}/login")
     log_in(page, live_app, user)
     expect(page.get_by_label("Prompt")).to_have_value("")
+
+
+def accepted_but_not_sent(live_app: LiveApp, user: factories.TestUser, prompt: str) -> str:
+    """A paid job whose submission has not started: what a long queue leaves waiting."""
+    rt = live_app.app.state.runtime
+    with live_app.db.session() as session:
+        owner = session.get(User, user.id)
+        assert owner is not None
+        accepted = jobs_service.create_job(
+            session,
+            owner,
+            JobCreate(type=GenerationType.TEXT_TO_IMAGE, prompt=prompt),
+            catalog=rt.catalog,
+            deadline=timedelta(minutes=15),
+        )
+        return accepted.job.id
+
+
+def test_the_queue_drawer_follows_every_job_and_cancels_with_refunds(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user(credits=5)
+    knobs = live_app.emulator.settings
+    before = knobs.image_duration_s
+    knobs.image_duration_s = 60
+    try:
+        log_in(page, live_app, user)
+        toggle = page.get_by_role("button", name="Queue")
+        expect(page.locator("#queue-count")).to_be_hidden()
+        # Two jobs at once from one page: neither hides the other in the queue.
+        page.get_by_label("Prompt").fill("First: linen shirt flat lay")
+        page.get_by_role("button", name="Generate").click()
+        expect(page.locator("#queue-count-n")).to_have_text("1")
+        page.get_by_label("Prompt").fill("Second: straw hat on sand")
+        page.get_by_role("button", name="Generate").click()
+        expect(page.locator("#queue-count-n")).to_have_text("2")
+        waiting = [accepted_but_not_sent(live_app, user, f"Queued {n}") for n in range(2)]
+        toggle.click()
+        drawer = page.locator("#queue-drawer")
+        expect(page.locator("#queue-title")).to_be_focused()
+        items = drawer.locator(".queue-item")
+        expect(items).to_have_count(4)
+        expect(items.first).to_contain_text("First: linen shirt flat lay")
+        expect(page.locator("#credit-balance")).to_have_text("1")
+        shoot(page, shots, "queue")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        items.filter(has_text="Second: straw hat").get_by_role("button", name="Cancel").click()
+        expect(items).to_have_count(3)
+        expect(page.locator("#credit-balance")).to_have_text("2")
+
+        messages: list[str] = []
+        page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
+        drawer.get_by_role("button", name="Cancel all queued").click()
+        expect(items).to_have_count(1)
+        assert messages == ["Cancel 2 queued jobs? 2 credits come back."]
+        expect(page.locator("#credit-balance")).to_have_text("4")
+        expect(drawer.get_by_role("button", name="Cancel all queued")).to_be_hidden()
+        page.keyboard.press("Escape")
+        expect(drawer).to_be_hidden()
+        expect(toggle).to_be_focused()
+    finally:
+        knobs.image_duration_s = before
+    with live_app.client(user) as api:
+        by_prompt = {j["prompt"]: j["status"] for j in api.get("/api/v1/jobs").json()["items"]}
+    assert by_prompt["Second: straw hat on sand"] == "canceled"
+    assert [by_prompt[f"Queued {n}"] for n in range(2)] == ["canceled", "canceled"]
+    assert by_prompt["First: linen shirt flat lay"] in ("pending", "processing", "canceled")
+    assert waiting
+    assert_ledger_invariants(live_app.db, user.id)

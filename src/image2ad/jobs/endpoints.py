@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from image2ad.catalog import GenerationType
 from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
-from image2ad.jobs import pipeline, quotes, service
+from image2ad.jobs import pipeline, quotes, repository, service
 from image2ad.jobs.naming import download_name
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteCreate, QuoteOut
-from image2ad.jobs.status import JobStatus
+from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import User
 from image2ad.runtime import Runtime
 from image2ad.storage import cleanup
@@ -33,6 +34,10 @@ router = APIRouter(
 )
 # A job changes a handful of times; a cheap indexed read twice a second keeps streams current.
 EVENTS_POLL_S = 0.5
+# The queue stream lists at most this many unfinished jobs (the active-job cap is usually lower).
+QUEUE_EVENTS_MAX = 200
+QUEUE_STREAM_MAX_S = 600
+QUEUE_RETRY_MS = 5000
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=255, min_length=1)
 ]
@@ -189,6 +194,55 @@ async def delete_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> Response
 
     await cleanup.discard(rt.db, rt.storage, await asyncio.to_thread(hide), "job_deleted")
     return Response(status_code=204)
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def user_events(user: CurrentUser, rt: RuntimeDep) -> EventSourceResponse:
+    """Server-Sent Events for all of the user's work, one stream per browser tab: `queue` with
+    every unfinished job (oldest first) whenever any of them changes, and `job` with the final
+    snapshot of each job that ends while the stream is open.
+
+    The stream closes once nothing is unfinished (and after QUEUE_STREAM_MAX_S): an idle tab
+    holds no connection, and EventSource reconnects by itself after the `retry` interval."""
+
+    def unfinished() -> list[JobOut]:
+        with rt.db.session(read_only=True) as session:
+            return service.unfinished(session, user, rt.signer, QUEUE_EVENTS_MAX)
+
+    def ended(job_ids: set[str]) -> list[JobOut]:
+        with rt.db.session(read_only=True) as session:
+            return [
+                service.to_out(job, rt.signer)
+                for job_id in sorted(job_ids)
+                if (job := repository.get_owned(session, job_id, user.id)) is not None
+            ]
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        last: list[tuple[str, JobStatus, JobStage | None, int | None, str | None]] | None = None
+        shown: set[str] = set()
+        until = time.monotonic() + QUEUE_STREAM_MAX_S
+        while True:
+            jobs = await asyncio.to_thread(unfinished)
+            ids = {job.id for job in jobs}
+            # Jobs that left the list ended (or were deleted): their last word, refunds included.
+            gone = shown - ids
+            for job in await asyncio.to_thread(ended, gone) if gone else []:
+                yield ServerSentEvent(job.model_dump_json(), event="job")
+            snapshot = [(j.id, j.status, j.stage, j.progress, j.task_id) for j in jobs]
+            if snapshot != last:
+                items = JobList(items=jobs, next_cursor=None)
+                yield ServerSentEvent(items.model_dump_json(), event="queue", retry=QUEUE_RETRY_MS)
+                last = snapshot
+            if not jobs or time.monotonic() > until:
+                return
+            shown = ids
+            await asyncio.sleep(EVENTS_POLL_S)
+
+    return EventSourceResponse(stream(), ping=15)
 
 
 @router.get(

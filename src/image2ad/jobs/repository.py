@@ -108,6 +108,22 @@ def list_for_user(
     return list(session.scalars(stmt))
 
 
+def unfinished_for_user(session: Session, user_id: str, limit: int) -> list[Job]:
+    """The user's pending and processing jobs, oldest first (the order they go out in)."""
+    return list(
+        session.scalars(
+            sa.select(Job)
+            .where(
+                Job.user_id == user_id,
+                Job.deleted_at.is_(None),
+                Job.status.in_(("pending", "processing")),
+            )
+            .order_by(Job.created_at, Job.id)
+            .limit(limit)
+        )
+    )
+
+
 def get_idempotency(session: Session, user_id: str, key: str) -> IdempotencyKey | None:
     return session.scalar(
         sa.select(IdempotencyKey).where(

@@ -338,6 +338,10 @@ def list_jobs(
     return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor)
 
 
+def unfinished(session: Session, user: User, signer: LinkSigner, limit: int) -> list[JobOut]:
+    return [to_out(j, signer) for j in repository.unfinished_for_user(session, user.id, limit)]
+
+
 def cancel(session: Session, user: User, job_id: str, *, refund_after_submit: bool = True) -> Job:
     """Stop tracking an unfinished job. Kie has no cancel: once it accepted the task (the job
     has a task id), the task runs on and is paid for, so the credit comes back only if

@@ -273,6 +273,7 @@
     if (watcher) watcher.stop();
     currentJob = job;
     draft.saveJob(job.id);
+    if (!i2a.TERMINAL.has(job.status)) document.dispatchEvent(new CustomEvent("i2a:job-started"));
     const progress = $("job-progress");
     $("job-empty").hidden = true;
     $("job-result").replaceChildren();

@@ -76,6 +76,7 @@
       if (empty) empty.hidden = true;
     }
     i2a.refreshCredits();
+    document.dispatchEvent(new CustomEvent("i2a:job-started"));
     schedule();
   }
 
