@@ -7,6 +7,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
@@ -33,8 +34,15 @@ run: install ## Migrate the database and serve on http://127.0.0.1:$(PORT)
 	@$(BIN)/image2ad doctor --quiet --before-serve
 	PORT=$(PORT) $(BIN)/image2ad serve
 
-test: install ## Run the whole test suite (SQLite and PostgreSQL); PYTEST_ARGS adds options
+test: install $(AXE) ## Run the whole test suite (SQLite and PostgreSQL); PYTEST_ARGS adds options
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# axe-core for the accessibility tests, pinned in tests/a11y/package-lock.json. Without npm the
+# tests skip locally (and fail with CI=true).
+$(AXE): tests/a11y/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/a11y --silent --no-audit --no-fund && touch $(AXE); \
+	else echo "npm not found: the accessibility tests will skip (apt-get install npm)"; fi
 
 reliability-report: install ## Render docs/reliability.md from the reports/ of the last .ci/run
 	$(BIN)/python -m bench.reliability_report reports

@@ -1,0 +1,169 @@
+"""axe-core, injected into every page at desktop and phone width: no violation of any impact.
+
+axe-core comes from the npm registry, pinned in tests/a11y/package-lock.json (`make test`
+installs it). Pages are checked in the states people meet them in: empty and filled, a result,
+a failure, a cancel, the queue drawer open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.factories import TestUser
+from tests.fixtures.images import image_bytes
+from tests.fixtures.live_app import LiveApp
+from tests.web.session import PASSWORD
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
+]
+AXE = Path(__file__).resolve().parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+# Every rule axe runs by default (WCAG 2.0 to 2.2, A and AA, and its best practices).
+RUN_AXE = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")),
+  }));
+}"""
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.exists():
+        message = "axe-core is not installed (make test installs it with npm)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; the accessibility tests are required in CI")
+        pytest.skip(message)
+    return AXE.read_text()
+
+
+@pytest.fixture
+def checker(browser: Browser, axe_source: str) -> Iterator[Any]:
+    """check(page, name): runs axe at both widths and records what it finds."""
+    found: dict[str, list[dict[str, Any]]] = {}
+
+    def check(page: Page, name: str) -> None:
+        for size in (DESKTOP, MOBILE):
+            page.set_viewport_size(size)
+            if not page.evaluate("typeof window.axe !== 'undefined'"):
+                page.add_script_tag(content=axe_source)
+            violations = page.evaluate(RUN_AXE)
+            if violations:
+                found[f"{name} at {size['width']} px"] = violations
+        page.set_viewport_size(DESKTOP)
+
+    yield check
+    assert found == {}, found
+
+
+@pytest.fixture
+def a11y_page(browser: Browser) -> Iterator[Page]:
+    # The test injects axe as an inline script, which the pages' own CSP rightly refuses.
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def log_in(page: Page, live_app: LiveApp, user: TestUser) -> None:
+    page.goto(f"{live_app.base_url}/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_app.base_url}/generate/text-to-image")
+
+
+def jobs_in_every_state(live_app: LiveApp, user: TestUser) -> dict[str, str]:
+    """Done (image and video), failed, canceled and one left running: the caller keeps image
+    generation slow while it looks."""
+    knobs = live_app.emulator.settings
+    with live_app.client(user) as api:
+        upload = api.post("/api/v1/uploads", files={"file": ("ref.png", image_bytes())}).json()
+        image = api.post(
+            "/api/v1/jobs", json={"type": "text-to-image", "prompt": "Amber perfume bottle"}
+        ).json()
+        video = api.post(
+            "/api/v1/jobs",
+            json={
+                "type": "image-to-video",
+                "prompt": "The bottle turns slowly",
+                "source_upload_id": upload["id"],
+            },
+        ).json()
+        for job in (image, video):
+            assert live_app.wait_job(api, job["id"])["status"] == "completed"
+        knobs.image_duration_s = 60
+        failing = api.post(
+            "/api/v1/jobs", json={"type": "text-to-image", "prompt": "Rejected poster"}
+        ).json()
+        deadline = time.monotonic() + 20
+        while not api.get(f"/api/v1/jobs/{failing['id']}").json()["task_id"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        task = api.get(f"/api/v1/jobs/{failing['id']}").json()["task_id"]
+        live_app.emulator.force_fail(task, "422", "Prompt contains prohibited content")
+        assert live_app.wait_job(api, failing["id"])["status"] == "failed"
+        canceled = api.post(
+            "/api/v1/jobs", json={"type": "text-to-image", "prompt": "Canceled flyer"}
+        ).json()
+        api.post(f"/api/v1/jobs/{canceled['id']}/cancel")
+        running = api.post(
+            "/api/v1/jobs", json={"type": "text-to-image", "prompt": "Still running banner"}
+        ).json()
+    return {
+        "image": image["id"],
+        "video": video["id"],
+        "failed": failing["id"],
+        "canceled": canceled["id"],
+        "running": running["id"],
+    }
+
+
+def test_every_page_has_no_accessibility_violation(
+    live_app: LiveApp, a11y_page: Page, checker: Any
+) -> None:
+    page, base = a11y_page, live_app.base_url
+    for path in ("/signup", "/login", "/forgot-password", "/no-such-page"):
+        page.goto(f"{base}{path}")
+        checker(page, path)
+
+    user = live_app.user(credits=6)
+    knobs = live_app.emulator.settings
+    before = knobs.image_duration_s
+    try:
+        ids = jobs_in_every_state(live_app, user)
+        log_in(page, live_app, user)
+        check_signed_in_pages(live_app, page, checker, ids)
+    finally:
+        knobs.image_duration_s = before
+
+
+def check_signed_in_pages(live_app: LiveApp, page: Page, checker: Any, ids: dict[str, str]) -> None:
+    base = live_app.base_url
+    for type_name in ("text-to-image", "image-to-image", "text-to-video", "image-to-video"):
+        page.goto(f"{base}/generate/{type_name}")
+        checker(page, f"generate {type_name}")
+    page.goto(f"{base}/library")
+    checker(page, "library")
+    for state, job_id in ids.items():
+        page.goto(f"{base}/jobs/{job_id}")
+        checker(page, f"job page ({state})")
+    page.get_by_role("button", name="Queue").click()
+    page.locator("#queue-drawer .queue-item").first.wait_for()
+    checker(page, "queue drawer")
+    page.goto(f"{base}/settings/api-keys")
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_role("button", name="Create key").click()
+    page.locator("#new-key").wait_for()
+    checker(page, "api keys")
