@@ -742,3 +742,78 @@ def test_the_queue_drawer_follows_every_job_and_cancels_with_refunds(
     assert by_prompt["First: linen shirt flat lay"] in ("pending", "processing", "canceled")
     assert waiting
     assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_the_library_is_a_gallery_to_browse_compare_and_clear(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user(credits=6)
+    prompts = [f"Gallery {n}: sunglasses on a pier" for n in range(4)]
+    with live_app.client(user) as api:
+        ids = [
+            api.post(
+                "/api/v1/jobs",
+                json={"type": "text-to-image", "prompt": prompt, "aspect_ratio": ratio},
+            ).json()["id"]
+            for prompt, ratio in zip(prompts, ["9:16", "1:1", "16:9", "4:5"], strict=True)
+        ]
+        for job_id in ids:
+            assert live_app.wait_job(api, job_id)["status"] == "completed"
+    log_in(page, live_app, user)
+    page.goto(f"{live_app.base_url}/library")
+    cards = page.locator(".job-card")
+    expect(cards).to_have_count(4)
+    expect(page.locator("#result-count")).to_have_text("4 results")
+    # A 9:16 story is shown whole, not cropped into a landscape tile.
+    story = page.locator(f"#job-{ids[0]} .thumb img")
+    assert story.evaluate("img => getComputedStyle(img).objectFit") == "contain"
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumb img')].every(i => i.complete)"
+    )
+    shoot(page, shots, "library-gallery")
+
+    columns = "() => getComputedStyle(document.getElementById('job-grid'))"
+    columns += ".gridTemplateColumns.split(' ').length"
+    wide = page.evaluate(columns)
+    page.locator("#thumb-size").fill("360")
+    assert page.evaluate(columns) < wide
+
+    # The viewer: newest first, arrows go round, Escape closes.
+    page.locator(f"#job-{ids[3]} .thumb").click()
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    expect(page.locator("#viewer-position")).to_have_text("1 of 4")
+    expect(page.locator("#viewer-title")).to_have_text(prompts[3])
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#viewer-title")).to_have_text(prompts[2])
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#viewer-position")).to_have_text("4 of 4")
+    shoot(page, shots, "library-viewer")
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+
+    # Filters apply as you type: no Search click, and the address follows.
+    expect(page.get_by_role("button", name="Search")).to_be_hidden()
+    page.get_by_label("Search prompts").fill("Gallery 2")
+    expect(cards).to_have_count(1)
+    expect(page.locator("#result-count")).to_have_text("1 result")
+    assert "q=Gallery+2" in page.url
+    page.get_by_label("Search prompts").fill("")
+    expect(cards).to_have_count(4)
+
+    # Select two to compare, then delete them together.
+    page.get_by_role("button", name="Select").click()
+    page.locator(f"#job-{ids[0]} .thumb").click()
+    page.get_by_label(f"Select {prompts[1]}").check()
+    expect(page.locator("#picked-count")).to_have_text("2 selected")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#viewer-stage figure")).to_have_count(2)
+    shoot(page, shots, "library-compare")
+    page.get_by_role("button", name="Close").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#bulk-bar").get_by_role("button", name="Delete").click()
+    expect(cards).to_have_count(2)
+    with live_app.client(user) as api:
+        left = {job["id"] for job in api.get("/api/v1/jobs").json()["items"]}
+    assert left == {ids[2], ids[3]}

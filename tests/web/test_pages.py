@@ -265,14 +265,18 @@ def test_library_filters_searches_and_pages(live_app: LiveApp) -> None:
     with signed_in(live_app, user) as client:
         first = client.page("/library").text
         assert first.count('class="job-card"') == 24
+        assert "1\u201324 of 26" in first
         assert first.index(f"{tag} poster 25") < first.index(f"{tag} poster 24")
         assert "1 credit refunded" in first and "Story 9:16" in first
         assert '<span class="job-model">m</span>' in first
         older = re.search(r'href="(/library\?cursor=[^"]+)" rel="next"', first)
         assert older
         second = client.page(older.group(1).replace("&amp;", "&")).text
-        assert second.count('class="job-card"') == 2 and "← Newest" in second
+        assert second.count('class="job-card"') == 2 and "25\u201326 of 26" in second
         assert 'rel="next"' not in second
+        # Newer goes back to the first page.
+        newer = re.search(r'href="(/library[^"]*)" rel="prev"', second)
+        assert newer and newer.group(1) == "/library"
         found = client.page("/library", params={"q": "WINTER"}).text
         assert found.count('class="job-card"') == 1 and f"{tag} poster 03" in found
         videos = client.page("/library", params={"type": "text-to-video", "status": "canceled"})

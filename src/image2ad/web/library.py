@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 from urllib.parse import urlencode
@@ -23,6 +24,9 @@ from image2ad.web.render import fragment, render
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 24
 Filter = Annotated[str | None, Query(max_length=200)]
+# Cursors of the pages before this one (about 40 characters each), for "Newer".
+TRAIL_MAX = 40
+Trail = Annotated[str | None, Query(max_length=TRAIL_MAX * 64)]
 
 
 def _load(rt: Runtime, user: User, job_id: str) -> JobOut:
@@ -43,6 +47,7 @@ def library_page(
     status: Filter = None,
     q: Filter = None,
     cursor: Filter = None,
+    trail: Trail = None,
 ) -> Response:
     filters = {
         "type": _known(type, {t.value for t in GenerationType}),
@@ -59,11 +64,10 @@ def library_page(
             query=filters["q"],
             cursor=cursor or None,
             limit=PAGE_SIZE,
+            include_total=True,
         )
+    pages = Pages.at(cursor or None, trail)
     query = {k: v for k, v in filters.items() if v}
-    next_url = (
-        "/library?" + urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else None
-    )
     return render(
         request,
         "library.html",
@@ -72,11 +76,55 @@ def library_page(
         filters=filters,
         types=list(GenerationType),
         statuses=list(JobStatus),
-        next_url=next_url,
+        next_url=_url(query, *pages.older(page.next_cursor)) if page.next_cursor else None,
+        newer_url=_url(query, *pages.newer()) if cursor else None,
+        count_text=pages.count_text(len(page.items), page.total or 0),
         model_label=partial(labels.model_label, rt.catalog),
-        first_url=("/library?" + urlencode(query)) if cursor else None,
         active="library",
     )
+
+
+def _url(query: dict[str, str], cursor: str | None, trail: list[str]) -> str:
+    params = {**query}
+    if cursor:
+        params["cursor"] = cursor
+    if trail:
+        params["trail"] = ",".join(trail)
+    return "/library" + ("?" + urlencode(params) if params else "")
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Where a cursor page sits: `trail` holds the cursors of the pages before it, so the
+    Library can page back to newer results and say which of them it shows."""
+
+    cursor: str | None
+    trail: list[str]
+
+    @classmethod
+    def at(cls, cursor: str | None, trail: str | None) -> Pages:
+        earlier = [c for c in (trail or "").split(",") if c] if cursor else []
+        return cls(cursor, earlier[-TRAIL_MAX:])
+
+    @property
+    def index(self) -> int:
+        return len(self.trail) + (1 if self.cursor else 0)
+
+    def older(self, next_cursor: str) -> tuple[str, list[str]]:
+        return next_cursor, [*self.trail, self.cursor] if self.cursor else []
+
+    def newer(self) -> tuple[str | None, list[str]]:
+        if not self.trail:
+            return None, []
+        return self.trail[-1], self.trail[:-1]
+
+    def count_text(self, shown: int, total: int) -> str:
+        if total == 0:
+            return "No results"
+        if shown == total:
+            return f"{total} result{'s' if total != 1 else ''}"
+        first = self.index * PAGE_SIZE + 1
+        return f"{first}\u2013{first + shown - 1} of {total}"
 
 
 @router.get("/jobs/{job_id}")

@@ -4,15 +4,17 @@
 "use strict";
 
 (function () {
-  const grid = document.getElementById("job-grid");
-  if (!grid) return;
+  const results = document.getElementById("library-results");
+  if (!results) return;
+  // The grid is swapped when the filters change (gallery.js): always look it up.
+  const grid = () => document.getElementById("job-grid");
   const i2a = window.i2a;
   const POLL_MS = 3000;
   const ACTIVE = ["pending", "processing"];
   let timer = null;
 
   const activeCards = () =>
-    Array.from(grid.querySelectorAll(".job-card")).filter((c) => ACTIVE.includes(c.dataset.status));
+    Array.from(grid().querySelectorAll(".job-card")).filter((c) => ACTIVE.includes(c.dataset.status));
 
   async function cardFor(id) {
     const response = await fetch(`/jobs/${encodeURIComponent(id)}/card`, { credentials: "same-origin" });
@@ -71,7 +73,7 @@
     if (card) {
       card.classList.add("fresh");
       i2a.localizeTimes(card);
-      grid.prepend(card);
+      grid().prepend(card);
       const empty = document.getElementById("job-grid-empty");
       if (empty) empty.hidden = true;
     }
@@ -93,7 +95,7 @@
     i2a.refreshCredits();
   }
 
-  grid.addEventListener("click", async (event) => {
+  results.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-action]");
     if (!button || button.disabled) return;
     const errorBox = document.getElementById("library-error");
@@ -107,9 +109,11 @@
       i2a.showError(errorBox, err.message);
     } finally {
       if (button.isConnected) button.disabled = false;
-      i2a.guardCredits(grid);
+      i2a.guardCredits(results);
     }
   });
 
+  // New results from the filters may hold unfinished jobs to follow.
+  document.addEventListener("i2a:results", schedule);
   schedule();
 })();
