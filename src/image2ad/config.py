@@ -9,6 +9,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -223,6 +224,19 @@ class Settings(BaseSettings):
         "5/hour",
         description="Sign-ups per client address (taken accounts count too), e.g. 5/hour",
     )
+    password_reset_rate_limit: str = Field(
+        "5/hour",
+        description="Password reset requests per client address (unknown emails count too)",
+    )
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="Mail server for password reset links: smtp://user:pass@host:587 (STARTTLS "
+        "when offered), smtps://user:pass@host:465 (TLS from the start) or smtp://host:25; "
+        "unset = no email, resets by `image2ad users reset-password`",
+    )
+    mail_from: str | None = Field(
+        None, description="Sender address of emails; unset = image2ad@<host of the public URL>"
+    )
     forwarded_allow_ips: str = Field(
         default_factory=lambda: os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
         description="Proxies whose X-Forwarded-For/-Proto `serve` believes (comma-separated "
@@ -272,6 +286,16 @@ class Settings(BaseSettings):
             raise ValueError("use an http(s):// or mailto: link, or a path on this site")
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("use smtp://[user:pass@]host[:port] or smtps://…")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -292,6 +316,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_mail_from(self) -> str:
+        return self.mail_from or f"image2ad@{urlsplit(self.resolved_public_url).hostname}"
 
     @property
     def uses_emulator(self) -> bool:

@@ -188,6 +188,34 @@ def users_create(
         db.dispose()
 
 
+@users_app.command("reset-password")
+def users_reset_password(
+    email: str,
+    valid_minutes: Annotated[
+        int, typer.Option(min=1, help="Minutes the link works (once) before it expires")
+    ] = 60,
+) -> None:
+    """Print a one-time link with which the user chooses a new password."""
+    from datetime import UTC, datetime, timedelta
+
+    from image2ad.auth import resets
+
+    settings = _settings()
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.session() as session:
+            user = auth.require_user_by_email(session, email)
+            token = resets.issue(session, user, timedelta(minutes=valid_minutes))
+        typer.echo(f"Password reset link for {user.email} (works once):")
+        typer.echo(resets.link(settings.resolved_public_url, token))
+        expires = datetime.now(UTC) + timedelta(minutes=valid_minutes)
+        typer.echo(f"It expires at {expires:%Y-%m-%d %H:%M} UTC (in {valid_minutes} min).")
+    except DomainError as exc:
+        _fail(exc)
+    finally:
+        db.dispose()
+
+
 @keys_app.command("create")
 def api_keys_create(
     email: str, name: Annotated[str, typer.Option(help="A label for the key")] = "cli"

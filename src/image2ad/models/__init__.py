@@ -4,6 +4,7 @@ from image2ad.models.credit_entry import CreditEntry, CreditKind
 from image2ad.models.idempotency_key import IdempotencyKey
 from image2ad.models.job import Job
 from image2ad.models.model_status import ModelStatus
+from image2ad.models.password_reset import PasswordReset
 from image2ad.models.send_gate import SendGate
 from image2ad.models.storage_cleanup import StorageCleanup
 from image2ad.models.upload import Upload
@@ -20,6 +21,7 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "ModelStatus",
+    "PasswordReset",
     "SendGate",
     "StorageCleanup",
     "Upload",

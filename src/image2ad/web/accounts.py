@@ -142,10 +142,14 @@ async def signup(request: Request, form: CheckedForm, rt: RuntimeDep) -> Respons
 
 
 @router.get("/login")
-def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+def login_page(
+    request: Request, user: OptionalUser, next: str | None = None, reset: str = ""
+) -> Response:
     if user is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", user=None, email="", next=safe_next(next))
+    return render(
+        request, "login.html", user=None, email="", next=safe_next(next), reset=reset == "1"
+    )
 
 
 @router.post("/login")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from image2ad.web import accounts, generate, keys, library, sessions
+from image2ad.web import accounts, generate, keys, library, resets, sessions
 from image2ad.web.render import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
@@ -14,6 +14,7 @@ router.include_router(generate.router)
 router.include_router(library.router)
 router.include_router(keys.router)
 router.include_router(sessions.router)
+router.include_router(resets.router)
 
 
 def static_files() -> StaticFiles:
