@@ -21,6 +21,8 @@ _PATTERNS = [
     (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[redacted]"),
     (re.compile(r"\bi2a_[\w-]{8,}"), "i2a_[redacted]"),
     (re.compile(r"(?i)(image2ad_session=)[^;\s\"']+"), r"\1[redacted]"),
+    # A password reset link is a login: its token must not sit in access logs.
+    (re.compile(r"([?&]token=)[\w-]+"), r"\1[redacted]"),
 ]
 
 

@@ -23,10 +23,12 @@ KIE_KEY = "s16-kie-api-key-fedcba9876543210"
 def test_scrub_removes_every_secret_shape() -> None:
     line = (
         "POST /api/v1/callbacks/kie/5f0c/ZmFrZS1zZWNyZXQ HTTP/1.1 Authorization: Bearer abc.def "
-        "key=i2a_9c0ffee0123456789 cookie image2ad_session=eyJzIjoxfQ.sig"
+        "key=i2a_9c0ffee0123456789 cookie image2ad_session=eyJzIjoxfQ.sig "
+        "GET /reset-password?token=Qm9ndXMtcmVzZXQtdG9rZW4 HTTP/1.1"
     )
     cleaned = scrub(line)
-    for secret in ("ZmFrZS1zZWNyZXQ", "abc.def", "i2a_9c0ffee0123456789", "eyJzIjoxfQ.sig"):
+    secrets = ("ZmFrZS1zZWNyZXQ", "abc.def", "i2a_9c0ffee0123456789", "eyJzIjoxfQ.sig")
+    for secret in (*secrets, "Qm9ndXMtcmVzZXQtdG9rZW4"):
         assert secret not in cleaned
     assert "/callbacks/kie/5f0c/[redacted]" in cleaned
 

@@ -246,7 +246,6 @@ def test_generate_watch_it_finish_and_manage_it_in_the_library(
 
     page.goto(f"{base}/library")
     page.get_by_label("Search prompts").fill(f"ad {tag}")
-    page.get_by_role("button", name="Search").click()
     cards = page.locator(".job-card")
     expect(cards).to_have_count(1)
     page.locator(f"#job-{original}").get_by_role("button", name="Make another").click()
@@ -817,3 +816,50 @@ def test_the_library_is_a_gallery_to_browse_compare_and_clear(
     with live_app.client(user) as api:
         left = {job["id"] for job in api.get("/api/v1/jobs").json()["items"]}
     assert left == {ids[2], ids[3]}
+
+
+def test_star_use_as_reference_and_animate_carry_a_result_forward(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user(credits=4)
+    with live_app.client(user) as api:
+        made = api.post(
+            "/api/v1/jobs", json={"type": "text-to-image", "prompt": "Carry: ceramic mug"}
+        ).json()
+        other = api.post(
+            "/api/v1/jobs", json={"type": "text-to-image", "prompt": "Carry: other mug"}
+        ).json()
+        for job in (made, other):
+            assert live_app.wait_job(api, job["id"])["status"] == "completed"
+    log_in(page, live_app, user)
+    page.goto(f"{live_app.base_url}/library")
+    card = page.locator(f"#job-{made['id']}")
+    card.get_by_role("button", name="Star").click()
+    expect(card.get_by_role("button", name="Star")).to_have_attribute("aria-pressed", "true")
+    page.get_by_label("Starred only").check()
+    expect(page.locator(".job-card")).to_have_count(1)
+    expect(page.locator("#result-count")).to_have_text("1 result")
+
+    page.goto(f"{live_app.base_url}/jobs/{made['id']}")
+    expect(page.get_by_role("button", name="Star")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("link", name="Animate").click()
+    page.wait_for_url(f"{live_app.base_url}/generate/image-to-video?source_job={made['id']}")
+    expect(page.locator("#upload-status")).to_contain_text("From your result")
+    page.wait_for_function(IMAGE_LOADED, arg="#image-preview")
+    shoot(page, shots, "generate-animate")
+    page.get_by_label("Prompt").fill("The mug steams as the camera circles it")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector("#job-result video", timeout=30_000)
+    with live_app.client(user) as api:
+        child = api.get("/api/v1/jobs").json()["items"][0]
+        parent_bytes = api.get(f"/api/v1/jobs/{made['id']}/result").content
+        source_bytes = api.get(f"/api/v1/uploads/{child['source_upload_id']}/file").content
+    assert child["type"] == "image-to-video" and child["parent_job_id"] == made["id"]
+    assert source_bytes == parent_bytes
+
+    page.goto(f"{live_app.base_url}/jobs/{child['id']}")
+    page.get_by_role("link", name="an earlier result").click()
+    page.wait_for_url(f"{live_app.base_url}/jobs/{made['id']}")
+    page.get_by_role("link", name="Use as reference").click()
+    page.wait_for_url(f"{live_app.base_url}/generate/image-to-image?source_job={made['id']}")
+    expect(page.locator("#upload-status")).to_contain_text("From your result")

@@ -12,6 +12,11 @@ from starlette.responses import Response
 from image2ad.catalog import GenerationType, ModelSpec, availability
 from image2ad.deps import RuntimeDep
 from image2ad.errors import NotFound
+from image2ad.jobs import repository
+from image2ad.jobs import service as jobs
+from image2ad.jobs.schemas import JobOut
+from image2ad.jobs.status import JobStatus
+from image2ad.models import User
 from image2ad.runtime import Runtime
 from image2ad.web import labels
 from image2ad.web.deps import PageUser
@@ -75,6 +80,18 @@ def preselected(options: list[ModelOption], wanted: str | None) -> ModelOption |
     return next(iter(named + defaults + runnable), None)
 
 
+def source_result(rt: Runtime, user: User, job_id: str | None) -> JobOut | None:
+    """The user's finished image a generator starts from ("Use as reference", "Animate");
+    anything else is ignored and the form asks for an upload as usual."""
+    if not job_id:
+        return None
+    with rt.db.session(read_only=True) as session:
+        job = repository.get_owned(session, job_id, user.id)
+        if job is None or job.status != JobStatus.COMPLETED or job.result_type != "image":
+            return None
+        return jobs.to_out(job, rt.signer)
+
+
 @router.get("/generate/{type_name}")
 def generate_page(
     type_name: str,
@@ -82,6 +99,7 @@ def generate_page(
     user: PageUser,
     rt: RuntimeDep,
     model: Annotated[str | None, Query(max_length=100)] = None,
+    source_job: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     default = spec_or_404(rt, type_name)
     options = model_options(rt, default)
@@ -96,6 +114,7 @@ def generate_page(
         selected=selected,
         price=selected.price if selected else 0,
         lede=LEDES[spec.type],
+        source=source_result(rt, user, source_job) if spec.needs_image else None,
         # The Idempotency-Key of this form: a double click or double submit makes one job.
         form_token="form-" + secrets.token_urlsafe(18),
         active=spec.type.value,

@@ -48,11 +48,13 @@ def library_page(
     q: Filter = None,
     cursor: Filter = None,
     trail: Trail = None,
+    starred: Filter = None,
 ) -> Response:
     filters = {
         "type": _known(type, {t.value for t in GenerationType}),
         "status": _known(status, {s.value for s in JobStatus}),
         "q": (q or "").strip() or None,
+        "starred": "true" if starred == "true" else None,
     }
     with rt.db.session(read_only=True) as session:
         page = jobs.list_jobs(
@@ -64,6 +66,7 @@ def library_page(
             query=filters["q"],
             cursor=cursor or None,
             limit=PAGE_SIZE,
+            starred=filters["starred"] is not None,
             include_total=True,
         )
     pages = Pages.at(cursor or None, trail)

@@ -191,6 +191,7 @@
       if (job.result_width) caption.append(element("span", {}, `${job.result_width} × ${job.result_height}`));
       caption.append(element("a", { href: `/api/v1/jobs/${job.id}/result`, download: "" }, "Download"));
       caption.append(element("a", { href: `/jobs/${job.id}` }, "Details"));
+      if (job.result_type === "image") caption.append(...carryForward(job.id));
       caption.append(element("a", { href: "/library" }, "Library"));
       figure.append(caption);
       container.append(figure);
@@ -198,6 +199,33 @@
     }
     container.append(endedBox(job));
   }
+
+  // "Use as reference" and "Animate": a finished image starts the next job, no re-upload.
+  function carryForward(jobId) {
+    const id = encodeURIComponent(jobId);
+    return [
+      element("a", { href: `/generate/image-to-image?source_job=${id}` }, "Use as reference"),
+      element("a", { href: `/generate/image-to-video?source_job=${id}` }, "Animate"),
+    ];
+  }
+
+  // Star buttons (templates/_star.html) anywhere on a page toggle the job's favourite mark.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest('button[data-action="star"]');
+    if (!button || button.disabled) return;
+    event.stopImmediatePropagation();
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.disabled = true;
+    try {
+      await api(on ? "PUT" : "DELETE", `/api/v1/jobs/${encodeURIComponent(button.dataset.jobId)}/star`);
+      button.setAttribute("aria-pressed", String(on));
+      button.querySelector("[data-star-glyph]").textContent = on ? "★" : "☆";
+    } catch (err) {
+      window.alert(err.message);
+    } finally {
+      button.disabled = false;
+    }
+  }, true);
 
   function failureAdvice(code) {
     return (code && TEXTS.failureAdvice[code]) || TEXTS.failureDefault;
@@ -354,6 +382,7 @@
   window.i2a = {
     ApiError, api, newKey, credits, setCredits, refreshCredits, stageText, stagePercent,
     showProgress, showResult, watchJob, retryJob, deleteJob, cancelJob, guardCredits, showError,
+    carryForward,
     localizeTimes, TERMINAL, TEXTS,
   };
 })();

@@ -16,6 +16,8 @@
   // The Idempotency-Key for this form: resubmitting it (double click, retry) makes one job.
   let formToken = form.dataset.formToken;
   let uploadId = null;
+  // "Use as reference" / "Animate": a finished image of yours, sent as source_job_id.
+  let sourceJobId = form.dataset.sourceJob || null;
   let uploading = false;
   let submitting = false;
   let watcher = null;
@@ -191,6 +193,7 @@
     $("dropzone-text").hidden = true;
     $("upload-status").textContent = "Uploading…";
     uploadId = null;
+    sourceJobId = null;
     uploading = true;
     const body = new FormData();
     body.append("file", file, file.name);
@@ -215,7 +218,7 @@
 
   // Puts back an image uploaded earlier in this tab (on this or another image type).
   function restoreUpload(saved) {
-    if (!needsImage || !saved) return;
+    if (!needsImage || !saved || sourceJobId) return;
     uploadId = saved.id;
     const preview = $("image-preview");
     preview.src = `/api/v1/uploads/${encodeURIComponent(saved.id)}/file`;
@@ -257,7 +260,7 @@
     if (needsImage && uploading) {
       fieldError("upload", "Wait for the image to finish uploading.");
       ok = false;
-    } else if (needsImage && !uploadId) {
+    } else if (needsImage && !uploadId && !sourceJobId) {
       fieldError("upload", "Add a reference image first.");
       ok = false;
       first = first || $("image-input");
@@ -333,7 +336,8 @@
     const body = {
       type: form.dataset.type, prompt: prompt.value, model: selectedModel().value, params: readParams(),
     };
-    if (needsImage) body.source_upload_id = uploadId;
+    if (needsImage && sourceJobId) body.source_job_id = sourceJobId;
+    else if (needsImage) body.source_upload_id = uploadId;
     submitting = true;
     button.disabled = true;
     button.textContent = "Starting…";
@@ -356,7 +360,7 @@
       i2a.refreshCredits();
     } catch (err) {
       if (err.field === "prompt") fieldError("prompt", err.message);
-      else if (err.field === "source_upload_id") fieldError("upload", err.message);
+      else if (err.field === "source_upload_id" || err.field === "source_job_id") fieldError("upload", err.message);
       else i2a.showError($("form-error"), err.message);
       if (err.status === 402) i2a.refreshCredits();
     } finally {

@@ -35,6 +35,9 @@
     download.download = card.dataset.download || "";
     download.textContent = "Download";
     caption.append(open, " · ", download);
+    if (card.dataset.resultType === "image") {
+      for (const link of window.i2a.carryForward(card.dataset.jobId)) caption.append(" · ", link);
+    }
     figure.append(el, caption);
     return figure;
   }
