@@ -24,6 +24,7 @@ from image2ad.catalog import GenerationType, availability
 from image2ad.jobs import service as jobs_service
 from image2ad.jobs.schemas import JobCreate
 from image2ad.models import User
+from image2ad.providers.emulator import EmulatorSettings
 from tests.fixtures import factories
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
@@ -80,6 +81,16 @@ def reference_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("refs") / "product.png"
     image.save(path)
     return path
+
+
+@pytest.fixture
+def knobs(live_app: LiveApp) -> Iterator[EmulatorSettings]:
+    """The emulator's timings for this test alone: whatever it sets is put back afterwards."""
+    saved = live_app.emulator.knobs()
+    try:
+        yield live_app.emulator.settings
+    finally:
+        live_app.emulator.restore_knobs(saved)
 
 
 @pytest.fixture
@@ -376,38 +387,34 @@ def test_generator_form_errors_are_inline_and_charge_nothing(
 
 
 def test_a_failed_generation_says_why_and_returns_the_credit(
-    live_app: LiveApp, page: Page, shots: Path
+    live_app: LiveApp,
+    page: Page,
+    shots: Path,
+    knobs: EmulatorSettings,
 ) -> None:
     user = live_app.user(credits=2)
-    knobs = live_app.emulator.settings
-    before = knobs.image_duration_s
     knobs.image_duration_s = 30
-    try:
-        log_in(page, live_app, user)
-        page.get_by_label("Prompt").fill("Neon sneaker drop, midnight launch")
-        page.get_by_role("button", name="Generate").click()
-        task_id = wait_task_id(live_app, user)
-        expect(page.locator("#job-progress [data-stage-text]")).to_have_text(
-            "Waiting for the model"
-        )
-        expect(page.locator("#credit-balance")).to_have_text("1")
-        shoot(page, shots, "generate-progress", focus="#job-panel")
-        live_app.emulator.force_fail(task_id, "400", "Prompt violates the content policy")
-        alert = page.locator("#job-result [role=alert]")
-        # Plain words and what to do first; the model's own text behind Details.
-        expect(alert).to_contain_text("The model turned this request down.")
-        expect(alert.locator(".refund")).to_have_text("Your 1 credit was returned.")
-        expect(alert.get_by_text("Prompt violates the content policy")).to_be_hidden()
-        alert.get_by_text("Details").click()
-        expect(alert.get_by_text("Prompt violates the content policy")).to_be_visible()
-        expect(page.locator("#credit-balance")).to_have_text("2")
-        shoot(page, shots, "generate-failed", focus="#job-panel")
-        knobs.image_duration_s = 0.5
-        alert.get_by_role("button", name="Try again").click()
-        page.wait_for_function(IMAGE_LOADED, arg="#job-result img", timeout=30_000)
-        expect(page.locator("#credit-balance")).to_have_text("1")
-    finally:
-        knobs.image_duration_s = before
+    log_in(page, live_app, user)
+    page.get_by_label("Prompt").fill("Neon sneaker drop, midnight launch")
+    page.get_by_role("button", name="Generate").click()
+    task_id = wait_task_id(live_app, user)
+    expect(page.locator("#job-progress [data-stage-text]")).to_have_text("Waiting for the model")
+    expect(page.locator("#credit-balance")).to_have_text("1")
+    shoot(page, shots, "generate-progress", focus="#job-panel")
+    live_app.emulator.force_fail(task_id, "400", "Prompt violates the content policy")
+    alert = page.locator("#job-result [role=alert]")
+    # Plain words and what to do first; the model's own text behind Details.
+    expect(alert).to_contain_text("The model turned this request down.")
+    expect(alert.locator(".refund")).to_have_text("Your 1 credit was returned.")
+    expect(alert.get_by_text("Prompt violates the content policy")).to_be_hidden()
+    alert.get_by_text("Details").click()
+    expect(alert.get_by_text("Prompt violates the content policy")).to_be_visible()
+    expect(page.locator("#credit-balance")).to_have_text("2")
+    shoot(page, shots, "generate-failed", focus="#job-panel")
+    knobs.image_duration_s = 0.5
+    alert.get_by_role("button", name="Try again").click()
+    page.wait_for_function(IMAGE_LOADED, arg="#job-result img", timeout=30_000)
+    expect(page.locator("#credit-balance")).to_have_text("1")
     with live_app.client(user) as api:
         statuses = [job["status"] for job in api.get("/api/v1/jobs").json()["items"]]
     assert statuses == ["completed", "failed"]
@@ -415,11 +422,12 @@ def test_a_failed_generation_says_why_and_returns_the_credit(
 
 
 def test_cancel_from_the_generator_the_library_and_the_job_page(
-    live_app: LiveApp, page: Page, shots: Path
+    live_app: LiveApp,
+    page: Page,
+    shots: Path,
+    knobs: EmulatorSettings,
 ) -> None:
     user = live_app.user(credits=3)
-    knobs = live_app.emulator.settings
-    before = knobs.image_duration_s
     knobs.image_duration_s = 60
     dialogs: list[str] = []
 
@@ -427,56 +435,54 @@ def test_cancel_from_the_generator_the_library_and_the_job_page(
         dialogs.append(dialog.message)
         dialog.accept()
 
-    try:
-        log_in(page, live_app, user)
-        page.get_by_label("Prompt").fill("Linen shirt flat lay, summer sale")
-        page.get_by_role("button", name="Generate").click()
-        expect(page.locator("#job-panel")).to_be_focused()
-        wait_task_id(live_app, user)
-        expect(page.locator("#credit-balance")).to_have_text("2")
-        shoot(page, shots, "generate-running", focus="#job-panel")
-        page.once("dialog", accept)
-        page.locator("#job-panel").get_by_role("button", name="Cancel").click()
-        alert = page.locator("#job-result [role=alert]")
-        expect(alert).to_contain_text("This job was canceled.")
-        # One line about the credit, not two.
-        expect(alert).to_have_text(re.compile(r"^(?!.*returned.*returned).*$", re.S))
-        expect(alert.locator(".refund")).to_have_text("Your 1 credit was returned.")
-        expect(page.locator("#credit-balance")).to_have_text("3")
-        assert dialogs == ["Cancel this job? Your 1 credit will come back."]
+    log_in(page, live_app, user)
+    page.get_by_label("Prompt").fill("Linen shirt flat lay, summer sale")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#job-panel")).to_be_focused()
+    wait_task_id(live_app, user)
+    expect(page.locator("#credit-balance")).to_have_text("2")
+    shoot(page, shots, "generate-running", focus="#job-panel")
+    page.once("dialog", accept)
+    page.locator("#job-panel").get_by_role("button", name="Cancel").click()
+    alert = page.locator("#job-result [role=alert]")
+    expect(alert).to_contain_text("This job was canceled.")
+    # One line about the credit, not two.
+    expect(alert).to_have_text(re.compile(r"^(?!.*returned.*returned).*$", re.S))
+    expect(alert.locator(".refund")).to_have_text("Your 1 credit was returned.")
+    expect(page.locator("#credit-balance")).to_have_text("3")
+    assert dialogs == ["Cancel this job? Your 1 credit will come back."]
 
-        with live_app.client(user) as api:
-            queued = [
-                api.post(
-                    "/api/v1/jobs", json={"type": "text-to-image", "prompt": f"Hat {n}"}
-                ).json()["id"]
-                for n in range(2)
+    with live_app.client(user) as api:
+        queued = [
+            api.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": f"Hat {n}"}).json()[
+                "id"
             ]
-        page.goto(f"{live_app.base_url}/library")
-        card = page.locator(f"#job-{queued[0]}")
-        # Changing one's mind keeps the job. (Wait for each dialog: a handler left waiting
-        # would also take the next one.)
-        with page.expect_event("dialog") as asked:
-            card.get_by_role("button", name="Cancel").click()
-        asked.value.dismiss()
-        expect(card.get_by_role("button", name="Cancel")).to_be_enabled()
-        expect(card).to_have_attribute("data-status", re.compile("pending|processing"))
-        with page.expect_event("dialog") as asked:
-            card.get_by_role("button", name="Cancel").click()
-        asked.value.accept()
-        card = page.locator(f"#job-{queued[0]}")
-        expect(card).to_have_attribute("data-status", "canceled")
-        expect(card.get_by_role("button", name="Retry")).to_be_visible()
+            for n in range(2)
+        ]
+    page.goto(f"{live_app.base_url}/library")
+    card = page.locator(f"#job-{queued[0]}")
+    # Changing one's mind keeps the job. (Wait for each dialog: a handler left waiting
+    # would also take the next one.)
+    expect(card).to_have_attribute("data-status", re.compile("pending|processing"))
+    with page.expect_event("dialog", timeout=30_000) as asked:
+        card.get_by_role("button", name="Cancel").click()
+    asked.value.dismiss()
+    expect(card.get_by_role("button", name="Cancel")).to_be_enabled()
+    expect(card).to_have_attribute("data-status", re.compile("pending|processing"))
+    with page.expect_event("dialog", timeout=30_000) as asked:
+        card.get_by_role("button", name="Cancel").click()
+    asked.value.accept()
+    card = page.locator(f"#job-{queued[0]}")
+    expect(card).to_have_attribute("data-status", "canceled")
+    expect(card.get_by_role("button", name="Retry")).to_be_visible()
 
-        page.goto(f"{live_app.base_url}/jobs/{queued[1]}")
-        page.once("dialog", accept)
-        page.get_by_role("button", name="Cancel").click()
-        expect(page.locator("#job-status")).to_have_text("Canceled")
-        expect(page.locator("#job-result .refund")).to_have_text("Your 1 credit was returned.")
-        shoot(page, shots, "job-canceled")
-        expect(page.locator("#credit-balance")).to_have_text("3")
-    finally:
-        knobs.image_duration_s = before
+    page.goto(f"{live_app.base_url}/jobs/{queued[1]}")
+    page.once("dialog", accept)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#job-status")).to_have_text("Canceled")
+    expect(page.locator("#job-result .refund")).to_have_text("Your 1 credit was returned.")
+    shoot(page, shots, "job-canceled")
+    expect(page.locator("#credit-balance")).to_have_text("3")
     with live_app.client(user) as api:
         statuses = {job["status"] for job in api.get("/api/v1/jobs").json()["items"]}
     assert statuses == {"canceled"}
@@ -690,50 +696,48 @@ def accepted_but_not_sent(live_app: LiveApp, user: factories.TestUser, prompt: s
 
 
 def test_the_queue_drawer_follows_every_job_and_cancels_with_refunds(
-    live_app: LiveApp, page: Page, shots: Path
+    live_app: LiveApp,
+    page: Page,
+    shots: Path,
+    knobs: EmulatorSettings,
 ) -> None:
     user = live_app.user(credits=5)
-    knobs = live_app.emulator.settings
-    before = knobs.image_duration_s
     knobs.image_duration_s = 60
-    try:
-        log_in(page, live_app, user)
-        toggle = page.get_by_role("button", name="Queue")
-        expect(page.locator("#queue-count")).to_be_hidden()
-        # Two jobs at once from one page: neither hides the other in the queue.
-        page.get_by_label("Prompt").fill("First: linen shirt flat lay")
-        page.get_by_role("button", name="Generate").click()
-        expect(page.locator("#queue-count-n")).to_have_text("1")
-        page.get_by_label("Prompt").fill("Second: straw hat on sand")
-        page.get_by_role("button", name="Generate").click()
-        expect(page.locator("#queue-count-n")).to_have_text("2")
-        waiting = [accepted_but_not_sent(live_app, user, f"Queued {n}") for n in range(2)]
-        toggle.click()
-        drawer = page.locator("#queue-drawer")
-        expect(page.locator("#queue-title")).to_be_focused()
-        items = drawer.locator(".queue-item")
-        expect(items).to_have_count(4)
-        expect(items.first).to_contain_text("First: linen shirt flat lay")
-        expect(page.locator("#credit-balance")).to_have_text("1")
-        shoot(page, shots, "queue")
+    log_in(page, live_app, user)
+    toggle = page.get_by_role("button", name="Queue")
+    expect(page.locator("#queue-count")).to_be_hidden()
+    # Two jobs at once from one page: neither hides the other in the queue.
+    page.get_by_label("Prompt").fill("First: linen shirt flat lay")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#queue-count-n")).to_have_text("1")
+    page.get_by_label("Prompt").fill("Second: straw hat on sand")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#queue-count-n")).to_have_text("2")
+    waiting = [accepted_but_not_sent(live_app, user, f"Queued {n}") for n in range(2)]
+    toggle.click()
+    drawer = page.locator("#queue-drawer")
+    expect(page.locator("#queue-title")).to_be_focused()
+    items = drawer.locator(".queue-item")
+    expect(items).to_have_count(4)
+    expect(items.first).to_contain_text("First: linen shirt flat lay")
+    expect(page.locator("#credit-balance")).to_have_text("1")
+    shoot(page, shots, "queue")
 
-        page.once("dialog", lambda dialog: dialog.accept())
-        items.filter(has_text="Second: straw hat").get_by_role("button", name="Cancel").click()
-        expect(items).to_have_count(3)
-        expect(page.locator("#credit-balance")).to_have_text("2")
+    page.once("dialog", lambda dialog: dialog.accept())
+    items.filter(has_text="Second: straw hat").get_by_role("button", name="Cancel").click()
+    expect(items).to_have_count(3)
+    expect(page.locator("#credit-balance")).to_have_text("2")
 
-        messages: list[str] = []
-        page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
-        drawer.get_by_role("button", name="Cancel all queued").click()
-        expect(items).to_have_count(1)
-        assert messages == ["Cancel 2 queued jobs? 2 credits come back."]
-        expect(page.locator("#credit-balance")).to_have_text("4")
-        expect(drawer.get_by_role("button", name="Cancel all queued")).to_be_hidden()
-        page.keyboard.press("Escape")
-        expect(drawer).to_be_hidden()
-        expect(toggle).to_be_focused()
-    finally:
-        knobs.image_duration_s = before
+    messages: list[str] = []
+    page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
+    drawer.get_by_role("button", name="Cancel all queued").click()
+    expect(items).to_have_count(1)
+    assert messages == ["Cancel 2 queued jobs? 2 credits come back."]
+    expect(page.locator("#credit-balance")).to_have_text("4")
+    expect(drawer.get_by_role("button", name="Cancel all queued")).to_be_hidden()
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    expect(toggle).to_be_focused()
     with live_app.client(user) as api:
         by_prompt = {j["prompt"]: j["status"] for j in api.get("/api/v1/jobs").json()["items"]}
     assert by_prompt["Second: straw hat on sand"] == "canceled"
