@@ -20,6 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 
+from image2ad.auth import resets
 from image2ad.catalog import GenerationType, availability
 from image2ad.jobs import service as jobs_service
 from image2ad.jobs.schemas import JobCreate
@@ -867,3 +868,30 @@ def test_star_use_as_reference_and_animate_carry_a_result_forward(
     page.get_by_role("link", name="Use as reference").click()
     page.wait_for_url(f"{live_app.base_url}/generate/image-to-image?source_job={made['id']}")
     expect(page.locator("#upload-status")).to_contain_text("From your result")
+
+
+def test_forgot_password_then_a_reset_link_in_the_browser(
+    live_app: LiveApp, page: Page, shots: Path
+) -> None:
+    user = live_app.user()
+    base = live_app.base_url
+    page.goto(f"{base}/login")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.wait_for_url(f"{base}/forgot-password")
+    # No mail server here: the page says who can reset it and how.
+    expect(page.locator("main")).to_contain_text("image2ad users reset-password")
+    shoot(page, shots, "forgot-password")
+    with live_app.db.session() as session:
+        owner = session.get(User, user.id)
+        assert owner is not None
+        token = resets.issue(session, owner)
+    page.goto(f"{base}/reset-password?token={token}")
+    shoot(page, shots, "reset-password")
+    page.get_by_label("New password").fill("a brand new passphrase")
+    page.get_by_role("button", name=re.compile("password", re.I)).click()
+    page.wait_for_url(f"{base}/login?reset=1")
+    expect(page.locator("main")).to_contain_text("Your password was changed.")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/generate/text-to-image")
