@@ -815,6 +815,10 @@ def test_the_library_is_a_gallery_to_browse_compare_and_clear(
     expect(page.locator("#viewer-stage figure")).to_have_count(2)
     shoot(page, shots, "library-compare")
     page.get_by_role("button", name="Close").click()
+    page.locator("#bulk-bar").get_by_role("button", name="Star").click()
+    for job_id in ids[:2]:
+        star = page.locator(f"#job-{job_id}").get_by_role("button", name="Star")
+        expect(star).to_have_attribute("aria-pressed", "true")
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#bulk-bar").get_by_role("button", name="Delete").click()
     expect(cards).to_have_count(2)

@@ -1,5 +1,5 @@
 // The Library as a gallery: thumbnail size, filters that apply as you type, and selecting
-// cards to compare two or delete several.
+// cards to compare two, or star or delete several.
 "use strict";
 
 (function () {
@@ -86,6 +86,7 @@
     const finished = boxes.filter((box) => box.closest(".job-card").dataset.resultUrl);
     bulk.querySelector('[data-bulk="compare"]').disabled = !(boxes.length === 2 && finished.length === 2);
     bulk.querySelector('[data-bulk="delete"]').disabled = boxes.length === 0;
+    bulk.querySelector('[data-bulk="star"]').disabled = boxes.length === 0;
   }
 
   function setSelecting(on) {
@@ -108,6 +109,17 @@
     updatePicked();
   }
 
+  async function starPicked() {
+    for (const box of picked()) {
+      await i2a.api("PUT", `/api/v1/jobs/${encodeURIComponent(box.value)}/star`);
+      const star = box.closest(".job-card").querySelector('button[data-action="star"]');
+      if (star) {
+        star.setAttribute("aria-pressed", "true");
+        star.querySelector("[data-star-glyph]").textContent = "★";
+      }
+    }
+  }
+
   toggle.addEventListener("click", () => setSelecting(toggle.getAttribute("aria-pressed") !== "true"));
   // While selecting, a click on a result picks it instead of opening it.
   results.addEventListener("click", (event) => {
@@ -128,6 +140,7 @@
     try {
       if (button.dataset.bulk === "done") setSelecting(false);
       else if (button.dataset.bulk === "delete") await deletePicked();
+      else if (button.dataset.bulk === "star") await starPicked();
       else if (button.dataset.bulk === "compare") {
         const cards = picked().map((box) => box.closest(".job-card"));
         document.dispatchEvent(new CustomEvent("i2a:compare", { detail: cards }));
