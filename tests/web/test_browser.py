@@ -705,7 +705,7 @@ def test_the_queue_drawer_follows_every_job_and_cancels_with_refunds(
     user = live_app.user(credits=5)
     knobs.image_duration_s = 60
     log_in(page, live_app, user)
-    toggle = page.get_by_role("button", name="Queue")
+    toggle = page.locator("#queue-toggle")
     expect(page.locator("#queue-count")).to_be_hidden()
     # Two jobs at once from one page: neither hides the other in the queue.
     page.get_by_label("Prompt").fill("First: linen shirt flat lay")
@@ -714,6 +714,14 @@ def test_the_queue_drawer_follows_every_job_and_cancels_with_refunds(
     page.get_by_label("Prompt").fill("Second: straw hat on sand")
     page.get_by_role("button", name="Generate").click()
     expect(page.locator("#queue-count-n")).to_have_text("2")
+    # Both stay in sight under the result; the first comes back into the panel in one click.
+    recent = page.locator("#recent-list .recent-item")
+    expect(recent).to_have_count(2)
+    expect(recent.first).to_have_attribute("aria-current", "true")
+    recent.filter(has_text="First: linen shirt").click()
+    expect(recent.filter(has_text="First: linen shirt")).to_have_attribute("aria-current", "true")
+    expect(page.locator("#job-progress")).to_be_visible()
+    shoot(page, shots, "generate-recent", focus="#recent")
     waiting = [accepted_but_not_sent(live_app, user, f"Queued {n}") for n in range(2)]
     toggle.click()
     drawer = page.locator("#queue-drawer")

@@ -300,6 +300,65 @@
     else watcher = i2a.watchJob(job.id, update);
   }
 
+  // The strip of this type's latest jobs under the result: a running job is never out of
+  // sight when another starts, and any of them can be brought back into the panel.
+  const RECENT_MAX = 8;
+  let recentTimer = null;
+
+  function recentItem(job) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "recent-item";
+    button.dataset.jobId = job.id;
+    if (currentJob && currentJob.id === job.id) button.setAttribute("aria-current", "true");
+    const thumb = document.createElement("span");
+    thumb.className = `recent-thumb recent-${job.status}`;
+    const picture = job.result_type === "image" ? job.result_url : job.poster_url;
+    if (job.status === "completed" && picture) {
+      const img = document.createElement("img");
+      img.src = picture;
+      img.alt = "";
+      img.loading = "lazy";
+      thumb.append(img);
+    } else {
+      thumb.textContent = i2a.stageText(job);
+    }
+    const label = document.createElement("span");
+    label.className = "recent-label";
+    label.textContent = job.prompt;
+    button.append(thumb, label);
+    item.append(button);
+    return item;
+  }
+
+  async function refreshRecent() {
+    clearTimeout(recentTimer);
+    try {
+      const type = encodeURIComponent(form.dataset.type);
+      const list = await i2a.api("GET", `/api/v1/jobs?type=${type}&limit=${RECENT_MAX}`);
+      $("recent-list").replaceChildren(...list.items.map(recentItem));
+      $("recent").hidden = list.items.length === 0;
+      // Running jobs change stage: look again while any is unfinished.
+      if (list.items.some((job) => !i2a.TERMINAL.has(job.status))) {
+        recentTimer = setTimeout(refreshRecent, 3000);
+      }
+    } catch (err) {
+      // The strip is a convenience; the next job start or end refreshes it.
+    }
+  }
+
+  async function showFromRecent(event) {
+    const button = event.target.closest(".recent-item");
+    if (!button) return;
+    try {
+      showJob(await i2a.api("GET", `/api/v1/jobs/${encodeURIComponent(button.dataset.jobId)}`), true);
+      refreshRecent();
+    } catch (err) {
+      i2a.showError($("form-error"), err.message);
+    }
+  }
+
   async function cancelCurrent() {
     const button = $("cancel-button");
     i2a.showError($("form-error"), "");
@@ -379,12 +438,16 @@
   document.addEventListener("i2a:credits", updateCost);
   form.addEventListener("submit", submit);
   $("cancel-button").addEventListener("click", cancelCurrent);
+  $("recent-list").addEventListener("click", showFromRecent);
+  document.addEventListener("i2a:job-started", refreshRecent);
+  document.addEventListener("i2a:job-ended", refreshRecent);
   $("job-result").addEventListener("click", retryFromResult);
   wireDropzone();
   updateCounter();
   updateCost();
   showRangeValues();
   restoreDraft();
+  refreshRecent();
 
   // Puts back this type's draft (and the job it showed), unless the browser already restored
   // the form itself (reload, back).
