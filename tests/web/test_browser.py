@@ -907,3 +907,26 @@ def test_forgot_password_then_a_reset_link_in_the_browser(
     page.get_by_label("Password").fill("a brand new passphrase")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base}/generate/text-to-image")
+
+
+def test_phone_cards_keep_their_actions_in_a_more_menu(live_app: LiveApp, page: Page) -> None:
+    user = live_app.user(credits=1)
+    with live_app.client(user) as api:
+        made = api.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": "Menu: tote"})
+        assert live_app.wait_job(api, made.json()["id"])["status"] == "completed"
+    log_in(page, live_app, user)
+    page.set_viewport_size(MOBILE)
+    page.goto(f"{live_app.base_url}/library")
+    card = page.locator(".job-card").first
+    expect(card.get_by_role("button", name="Delete")).to_be_hidden()
+    more = card.get_by_role("button", name="More")
+    box = more.bounding_box()
+    assert box is not None and box["height"] >= 44
+    more.click()
+    menu = card.locator("[popover]")
+    expect(menu.get_by_role("link", name="Download")).to_be_visible()
+    menu.get_by_role("button", name="Star").click()
+    expect(menu.get_by_role("button", name="Star")).to_have_attribute("aria-pressed", "true")
+    page.once("dialog", lambda dialog: dialog.accept())
+    menu.get_by_role("button", name="Delete").click()
+    expect(page.locator(".job-card")).to_have_count(0)

@@ -218,8 +218,12 @@
     button.disabled = true;
     try {
       await api(on ? "PUT" : "DELETE", `/api/v1/jobs/${encodeURIComponent(button.dataset.jobId)}/star`);
-      button.setAttribute("aria-pressed", String(on));
-      button.querySelector("[data-star-glyph]").textContent = on ? "★" : "☆";
+      // The same job's star may show twice (a card's row and its More menu).
+      const selector = `button[data-action="star"][data-job-id="${CSS.escape(button.dataset.jobId)}"]`;
+      document.querySelectorAll(selector).forEach((star) => {
+        star.setAttribute("aria-pressed", String(on));
+        star.querySelector("[data-star-glyph]").textContent = on ? "★" : "☆";
+      });
     } catch (err) {
       window.alert(err.message);
     } finally {

@@ -112,11 +112,10 @@
   async function starPicked() {
     for (const box of picked()) {
       await i2a.api("PUT", `/api/v1/jobs/${encodeURIComponent(box.value)}/star`);
-      const star = box.closest(".job-card").querySelector('button[data-action="star"]');
-      if (star) {
+      box.closest(".job-card").querySelectorAll('button[data-action="star"]').forEach((star) => {
         star.setAttribute("aria-pressed", "true");
         star.querySelector("[data-star-glyph]").textContent = "★";
-      }
+      });
     }
   }
 

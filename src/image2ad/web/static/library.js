@@ -108,6 +108,8 @@
     } catch (err) {
       i2a.showError(errorBox, err.message);
     } finally {
+      const menu = button.closest("[popover]");
+      if (menu && menu.matches(":popover-open")) menu.hidePopover();
       if (button.isConnected) button.disabled = false;
       i2a.guardCredits(results);
     }
