@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from image2ad.auth import resets
+from image2ad.models import User
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import TestUser
 from tests.fixtures.images import image_bytes
@@ -134,11 +136,15 @@ def test_every_page_has_no_accessibility_violation(
     live_app: LiveApp, a11y_page: Page, checker: Any
 ) -> None:
     page, base = a11y_page, live_app.base_url
-    for path in ("/signup", "/login", "/forgot-password", "/no-such-page"):
-        page.goto(f"{base}{path}")
-        checker(page, path)
-
     user = live_app.user(credits=6)
+    with live_app.db.session() as session:
+        owner = session.get(User, user.id)
+        assert owner is not None
+        reset = f"/reset-password?token={resets.issue(session, owner)}"
+    for path in ("/signup", "/login", "/forgot-password", reset, "/no-such-page"):
+        page.goto(f"{base}{path}")
+        checker(page, path.split("?")[0])
+
     knobs = live_app.emulator.settings
     before = knobs.image_duration_s
     try:

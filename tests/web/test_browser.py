@@ -10,6 +10,7 @@ import os
 import re
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -823,6 +824,11 @@ def test_the_library_is_a_gallery_to_browse_compare_and_clear(
     expect(page.locator("#viewer-stage figure")).to_have_count(2)
     shoot(page, shots, "library-compare")
     page.get_by_role("button", name="Close").click()
+    with page.expect_download() as download:
+        page.locator("#bulk-bar").get_by_role("button", name="Download ZIP").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        names = archive.namelist()
+    assert len(names) == 2 and all(name.startswith("text-to-image-gallery-") for name in names)
     page.locator("#bulk-bar").get_by_role("button", name="Star").click()
     for job_id in ids[:2]:
         star = page.locator(f"#job-{job_id}").get_by_role("button", name="Star")

@@ -1,5 +1,5 @@
 // The Library as a gallery: thumbnail size, filters that apply as you type, and selecting
-// cards to compare two, or star or delete several.
+// cards to compare two, or star, download or delete several.
 "use strict";
 
 (function () {
@@ -87,6 +87,7 @@
     bulk.querySelector('[data-bulk="compare"]').disabled = !(boxes.length === 2 && finished.length === 2);
     bulk.querySelector('[data-bulk="delete"]').disabled = boxes.length === 0;
     bulk.querySelector('[data-bulk="star"]').disabled = boxes.length === 0;
+    bulk.querySelector('[data-bulk="download"]').disabled = finished.length === 0;
   }
 
   function setSelecting(on) {
@@ -119,6 +120,19 @@
     }
   }
 
+  // One archive of the chosen finished results, streamed by the server (GET /results.zip).
+  function downloadPicked() {
+    const ids = picked()
+      .filter((box) => box.closest(".job-card").dataset.resultUrl)
+      .map((box) => box.value);
+    const link = document.createElement("a");
+    link.href = `/api/v1/results.zip?ids=${ids.map(encodeURIComponent).join(",")}`;
+    link.download = "";
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
   toggle.addEventListener("click", () => setSelecting(toggle.getAttribute("aria-pressed") !== "true"));
   // While selecting, a click on a result picks it instead of opening it.
   results.addEventListener("click", (event) => {
@@ -140,6 +154,7 @@
       if (button.dataset.bulk === "done") setSelecting(false);
       else if (button.dataset.bulk === "delete") await deletePicked();
       else if (button.dataset.bulk === "star") await starPicked();
+      else if (button.dataset.bulk === "download") downloadPicked();
       else if (button.dataset.bulk === "compare") {
         const cards = picked().map((box) => box.closest(".job-card"));
         document.dispatchEvent(new CustomEvent("i2a:compare", { detail: cards }));
