@@ -16,7 +16,7 @@ from image2ad.catalog import GenerationType
 from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS, NotFound, RequestInFlight, error_responses
 from image2ad.faults import crash_point
-from image2ad.jobs import pipeline, quotes, repository, service
+from image2ad.jobs import pipeline, quotes, repository, service, sources
 from image2ad.jobs.naming import download_name
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteCreate, QuoteOut
 from image2ad.jobs.status import JobStage, JobStatus
@@ -51,11 +51,22 @@ async def create_job(
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobOut:
-    job_out, created, attempt = await asyncio.to_thread(_accept, rt, user.id, body, idempotency_key)
+    """Start a generation. An image type takes its reference as `source_upload_id` or as
+    `source_job_id` (a completed image job of yours, whose result is copied for it)."""
+    copy = await sources.copy_parent_result(rt, user.id, body)
+    try:
+        job_out, created, attempt = await asyncio.to_thread(
+            _accept, rt, user.id, body, idempotency_key, copy
+        )
+    except Exception:
+        # Not on cancellation: the thread may still commit a job that needs the copy.
+        await sources.discard(rt, copy)
+        raise
     if created:
         crash_point("P1")
         await pipeline.enqueue_submit(job_out.id, attempt)
     else:
+        await sources.discard(rt, copy)
         response.headers["Idempotent-Replayed"] = "true"
         if job_out.status == JobStatus.PENDING:
             # A client retrying after we crashed between commit and enqueue: start it now
@@ -66,7 +77,7 @@ async def create_job(
 
 
 def _accept(
-    rt: Runtime, user_id: str, body: JobCreate, key: str | None
+    rt: Runtime, user_id: str, body: JobCreate, key: str | None, copy: sources.ResultCopy | None
 ) -> tuple[JobOut, bool, int]:
     jobs = rt.settings.jobs
     video = body.type.result_type == "video"
@@ -82,6 +93,7 @@ def _accept(
                 deadline=timedelta(seconds=deadline),
                 idempotency_key=key,
                 max_active=rt.settings.max_active_jobs,
+                source_copy=copy,
             )
             return (
                 service.to_out(accepted.job, rt.signer),
@@ -117,6 +129,10 @@ def list_jobs(
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    starred: Annotated[bool, Query(description="Only starred jobs")] = False,
+    include_total: Annotated[
+        bool, Query(description="Add `total`: how many jobs match the filters on all pages")
+    ] = False,
 ) -> JobList:
     with rt.db.session(read_only=True) as session:
         return service.list_jobs(
@@ -128,6 +144,8 @@ def list_jobs(
             query=q,
             cursor=cursor,
             limit=limit,
+            starred=starred,
+            include_total=include_total,
         )
 
 
@@ -162,6 +180,24 @@ def cancel_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
     refund = rt.settings.cancel_after_submit == "refund"
     with rt.db.session() as session:
         job = service.cancel(session, user, job_id, refund_after_submit=refund)
+        return service.to_out(job, rt.signer)
+
+
+@router.put("/jobs/{job_id}/star", response_model=JobOut)
+def star_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
+    """Add the job to your favourites (`GET /jobs?starred=true`); starring twice is a no-op."""
+    return _set_starred(rt, user, job_id, starred=True)
+
+
+@router.delete("/jobs/{job_id}/star", response_model=JobOut)
+def unstar_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
+    """Remove the job from your favourites; unstarring a job that is not starred is a no-op."""
+    return _set_starred(rt, user, job_id, starred=False)
+
+
+def _set_starred(rt: Runtime, user: User, job_id: str, *, starred: bool) -> JobOut:
+    with rt.db.session() as session:
+        job = service.set_starred(session, user, job_id, starred)
         return service.to_out(job, rt.signer)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,24 +82,41 @@ def overdue_jobs(session: Session, now: datetime, limit: int) -> list[Job]:
     )
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """What a Library listing narrows to (None or False: no restriction)."""
+
+    type_: str | None = None
+    status: str | None = None
+    query: str | None = None
+    starred: bool = False
+
+
+def _matching(user_id: str, filters: JobFilter) -> sa.Select[Job]:
+    stmt = sa.select(Job).where(Job.user_id == user_id, Job.deleted_at.is_(None))
+    if filters.type_:
+        stmt = stmt.where(Job.type == filters.type_)
+    if filters.status:
+        stmt = stmt.where(Job.status == filters.status)
+    if filters.query:
+        escaped = (
+            filters.query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        )
+        stmt = stmt.where(sa.func.lower(Job.prompt).like(f"%{escaped}%", escape="\\"))
+    if filters.starred:
+        stmt = stmt.where(Job.starred_at.is_not(None))
+    return stmt
+
+
 def list_for_user(
     session: Session,
     user_id: str,
+    filters: JobFilter,
     *,
-    type_: str | None,
-    status: str | None,
-    query: str | None,
     before: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Job]:
-    stmt = sa.select(Job).where(Job.user_id == user_id, Job.deleted_at.is_(None))
-    if type_:
-        stmt = stmt.where(Job.type == type_)
-    if status:
-        stmt = stmt.where(Job.status == status)
-    if query:
-        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(sa.func.lower(Job.prompt).like(f"%{escaped}%", escape="\\"))
+    stmt = _matching(user_id, filters)
     if before is not None:
         created, job_id = before
         stmt = stmt.where(
@@ -106,6 +124,19 @@ def list_for_user(
         )
     stmt = stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+def count_for_user(session: Session, user_id: str, filters: JobFilter) -> int:
+    matching = _matching(user_id, filters).subquery()
+    return int(session.scalar(sa.select(sa.func.count()).select_from(matching)) or 0)
+
+
+def set_starred(session: Session, job_id: str, when: datetime | None) -> None:
+    """Star a job at `when` (keeping an earlier star) or, with None, unstar it."""
+    stmt = sa.update(Job).where(Job.id == job_id)
+    if when is not None:
+        stmt = stmt.where(Job.starred_at.is_(None))
+    session.execute(stmt.values(starred_at=when).execution_options(synchronize_session=False))
 
 
 def unfinished_for_user(session: Session, user_id: str, limit: int) -> list[Job]:

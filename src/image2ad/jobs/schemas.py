@@ -30,6 +30,12 @@ class JobCreate(BaseModel):
     n_frames: str | None = Field(None, max_length=8)
     remove_watermark: bool | None = None
     source_upload_id: str | None = Field(None, max_length=64)
+    source_job_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Instead of source_upload_id: a completed image job of yours, whose result "
+        "becomes the reference image",
+    )
 
     def user_params(self) -> dict[str, Any]:
         return {
@@ -77,6 +83,8 @@ class JobOut(BaseModel):
     result_duration_s: float | None
     source_image_url: str | None
     source_upload_id: str | None
+    parent_job_id: str | None = Field(description="The job whose result this one started from")
+    starred: bool
     error: JobError | None
     credits_charged: int
     credits_refunded: int
@@ -88,3 +96,8 @@ class JobOut(BaseModel):
 class JobList(BaseModel):
     items: list[JobOut]
     next_cursor: str | None
+    total: int | None = Field(
+        None,
+        description="How many jobs match the filters (all pages); only with include_total=true",
+        exclude_if=lambda total: total is None,
+    )

@@ -20,13 +20,12 @@ from image2ad.errors import (
     NotFound,
     TooManyActiveJobs,
 )
-from image2ad.jobs import quotes, repository
+from image2ad.jobs import quotes, repository, sources
 from image2ad.jobs.schemas import JobCreate, JobError, JobList, JobOut
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.links import LinkSigner
 from image2ad.models import IdempotencyKey, Job, UsageEvent, User
 from image2ad.models.base import utcnow
-from image2ad.uploads import repository as uploads
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # The API starts the submit workflow right after commit; this is only the safety net for a
@@ -42,7 +41,8 @@ class Accepted:
 
 def request_hash(request: JobCreate) -> str:
     # The fields added later are left out while unset, so older keys still match their bodies.
-    unset = {name for name in ("model", "params") if getattr(request, name) is None}
+    later = ("model", "params", "source_job_id")
+    unset = {name for name in later if getattr(request, name) is None}
     body = request.model_dump(mode="json", exclude=unset)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -57,8 +57,11 @@ def create_job(
     deadline: timedelta,
     idempotency_key: str | None = None,
     max_active: int = 20,
+    source_copy: sources.ResultCopy | None = None,
 ) -> Accepted:
-    """Validate, insert the job, charge it and remember the idempotency key, all in one unit."""
+    """Validate, insert the job, charge it and remember the idempotency key, all in one unit.
+
+    `source_copy` is the parent's result copied for a request with source_job_id."""
     digest = request_hash(request)
     if idempotency_key is not None:
         existing = repository.get_idempotency(session, user.id, idempotency_key)
@@ -77,16 +80,7 @@ def create_job(
     priced = quotes.quote(session, catalog, request)
     spec, params = priced.model, priced.params
     prompt = spec.validate_prompt(request.prompt)
-    if spec.needs_image and not request.source_upload_id:
-        raise InvalidInput(
-            f"{spec.type.value} needs a reference image: upload one and pass source_upload_id.",
-            field="source_upload_id",
-        )
-    upload_id = str(request.source_upload_id)
-    if spec.needs_image and uploads.get_owned(session, upload_id, user.id) is None:
-        raise InvalidInput("source_upload_id names no upload of yours.", field="source_upload_id")
-    if not spec.needs_image and request.source_upload_id:
-        raise InvalidInput(f"{spec.type.value} takes no reference image.", field="source_upload_id")
+    reference = sources.resolve(session, user, spec, request, source_copy)
 
     now = utcnow()
     job = Job(
@@ -98,7 +92,8 @@ def create_job(
         params=params,
         model=spec.id,
         result_type=spec.result_type,
-        source_upload_id=request.source_upload_id,
+        source_upload_id=reference.upload_id,
+        parent_job_id=reference.parent_job_id,
         credits_charged=priced.credits,
         callback_secret=secrets.token_urlsafe(24),
         submit_attempts=1,
@@ -295,6 +290,8 @@ def to_out(job: Job, signer: LinkSigner) -> JobOut:
         result_duration_s=job.result_duration_s,
         source_image_url=job.source_image_url,
         source_upload_id=job.source_upload_id,
+        parent_job_id=job.parent_job_id,
+        starred=job.starred_at is not None,
         error=error,
         credits_charged=job.credits_charged,
         credits_refunded=job.credits_refunded,
@@ -328,14 +325,17 @@ def list_jobs(
     query: str | None,
     cursor: str | None,
     limit: int,
+    starred: bool = False,
+    include_total: bool = False,
 ) -> JobList:
+    """A page of the user's jobs, newest first; `total` counts every page when asked."""
     before = decode_cursor(cursor) if cursor else None
-    rows = repository.list_for_user(
-        session, user.id, type_=type_, status=status, query=query, before=before, limit=limit + 1
-    )
+    filters = repository.JobFilter(type_=type_, status=status, query=query, starred=starred)
+    rows = repository.list_for_user(session, user.id, filters, before=before, limit=limit + 1)
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
-    return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor)
+    total = repository.count_for_user(session, user.id, filters) if include_total else None
+    return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor, total=total)
 
 
 def unfinished(session: Session, user: User, signer: LinkSigner, limit: int) -> list[JobOut]:
@@ -364,6 +364,14 @@ def cancel(session: Session, user: User, job_id: str, *, refund_after_submit: bo
     ):
         session.refresh(job)
         raise Conflict(f"This job is already {job.status}.")
+    session.refresh(job)
+    return job
+
+
+def set_starred(session: Session, user: User, job_id: str, starred: bool) -> Job:
+    """Star or unstar one of the user's jobs; doing it twice changes nothing."""
+    job = get_owned(session, user, job_id)
+    repository.set_starred(session, job.id, utcnow() if starred else None)
     session.refresh(job)
     return job
 

@@ -16,6 +16,7 @@ class Job(Base):
     __table_args__ = (
         sa.Index("ix_jobs_user_created", "user_id", "created_at"),
         sa.Index("ix_jobs_due", "status", "next_check_at"),
+        sa.Index("ix_jobs_user_starred", "user_id", "starred_at"),
         sa.CheckConstraint(
             "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
             name="status_known",
@@ -42,6 +43,10 @@ class Job(Base):
     poster_path: Mapped[str | None] = mapped_column(sa.String(512))
     source_image_url: Mapped[str | None] = mapped_column(sa.Text)
     source_upload_id: Mapped[str | None] = mapped_column(sa.String(36))
+    # The job whose result this one started from (its `source_upload_id` holds a copy of it).
+    parent_job_id: Mapped[str | None] = mapped_column(
+        sa.String(36), sa.ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     credits_charged: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -66,3 +71,4 @@ class Job(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    starred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
