@@ -572,6 +572,14 @@ def test_library_job_and_api_key_pages(
     page.goto(f"{live_app.base_url}/jobs/{ids[1]}")
     assert page.evaluate(IMAGE_LOADED, ".source-thumb")
     shoot(page, shots, "job")
+    # A 9:16 result leaves the page's actions in view, at both sizes.
+    page.goto(f"{live_app.base_url}/jobs/{ids[4]}")
+    page.wait_for_function(IMAGE_LOADED, arg="#job-result img")
+    for size in (DESKTOP, MOBILE):
+        page.set_viewport_size(size)
+        box = page.get_by_role("button", name="Make another").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= size["height"], (size, box)
+    page.set_viewport_size(DESKTOP)
     page.goto(f"{live_app.base_url}/jobs/not-a-job")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     shoot(page, shots, "not-found")
