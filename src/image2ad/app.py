@@ -17,12 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from image2ad import files, health
 from image2ad.account import endpoints as account
+from image2ad.admin import endpoints as admin
 from image2ad.catalog import endpoints as catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.errors import DomainError
 from image2ad.heap import freeze_startup_objects
 from image2ad.jobs import callbacks, drain, engine, workers
 from image2ad.jobs import endpoints as jobs
+from image2ad.jobs import export_endpoints as jobs_export
 from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
 from image2ad.net.headers import NoSniff
@@ -107,8 +109,10 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(uploads.router)
     app.include_router(catalog.router)
     app.include_router(jobs.router)
+    app.include_router(jobs_export.router)
     app.include_router(files.router)
     app.include_router(callbacks.router)
+    app.include_router(admin.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     if emulator_app is not None:
