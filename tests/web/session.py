@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import httpx
+from playwright.sync_api import Page
 
 from tests.fixtures.factories import TestUser
 from tests.fixtures.live_app import LiveApp
@@ -81,3 +82,12 @@ def signed_in(live_app: LiveApp, user: TestUser) -> Browserish:
     response = client.login(user.email)
     assert response.status_code == 303, response.text
     return client
+
+
+def log_in(page: Page, live_app: LiveApp, user: TestUser) -> None:
+    """Sign in through the login form of a real browser page."""
+    page.goto(f"{live_app.base_url}/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_app.base_url}/generate/text-to-image")

@@ -22,7 +22,7 @@ from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import TestUser
 from tests.fixtures.images import image_bytes
 from tests.fixtures.live_app import LiveApp
-from tests.web.session import PASSWORD
+from tests.web.session import log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,14 +76,6 @@ def a11y_page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
-
-
-def log_in(page: Page, live_app: LiveApp, user: TestUser) -> None:
-    page.goto(f"{live_app.base_url}/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_app.base_url}/generate/text-to-image")
 
 
 def jobs_in_every_state(live_app: LiveApp, user: TestUser) -> dict[str, str]:

@@ -31,7 +31,7 @@ from tests.fixtures import factories
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
-from tests.web.session import PASSWORD, Browserish
+from tests.web.session import PASSWORD, Browserish, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -131,14 +131,6 @@ def shoot(
             # A 256-colour palette keeps UI screenshots a third of the size, for the docs.
             Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
     page.set_viewport_size(DESKTOP)
-
-
-def log_in(page: Page, live_app: LiveApp, user: factories.TestUser) -> None:
-    page.goto(f"{live_app.base_url}/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_app.base_url}/generate/text-to-image")
 
 
 def set_param(page: Page, name: str, value: str | int | bool) -> None:

@@ -386,7 +386,7 @@
   window.i2a = {
     ApiError, api, newKey, credits, setCredits, refreshCredits, stageText, stagePercent,
     showProgress, showResult, watchJob, retryJob, deleteJob, cancelJob, guardCredits, showError,
-    carryForward,
+    carryForward, element,
     localizeTimes, TERMINAL, TEXTS,
   };
 })();

@@ -8,16 +8,10 @@
   if (!drawer || !toggle) return;
   const i2a = window.i2a;
   const $ = (id) => document.getElementById(id);
+  const element = i2a.element;
   const list = $("queue-list");
   let jobs = [];
   let source = null;
-
-  function element(tag, attrs = {}, text = "") {
-    const el = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, value);
-    if (text) el.textContent = text;
-    return el;
-  }
 
   function item(job) {
     const li = element("li", { class: "queue-item", "data-job-id": job.id });
