@@ -85,6 +85,12 @@ class JobOut(BaseModel):
     source_upload_id: str | None
     parent_job_id: str | None = Field(description="The job whose result this one started from")
     starred: bool
+    pack_id: str | None = Field(None, description="The pack this job was made in")
+    placement: str | None = Field(
+        None, description="In a pack: the placement whose exact ratio the result has"
+    )
+    variant: int | None = Field(None, description="In a pack: which variant (1–4) this is")
+    result_sha256: str | None = Field(None, description="SHA-256 of the stored result file")
     error: JobError | None
     credits_charged: int
     credits_refunded: int

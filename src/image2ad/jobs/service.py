@@ -70,7 +70,7 @@ def create_job(
                 raise IdempotencyMismatch(
                     "This Idempotency-Key was used with a different request body."
                 )
-            job = repository.get(session, existing.job_id)
+            job = repository.get(session, existing.job_id) if existing.job_id else None
             if job is not None:
                 return Accepted(job=job, created=False)
         if existing is not None:
@@ -133,7 +133,7 @@ def replay_after_race(session: Session, user: User, request: JobCreate, key: str
         return None
     if existing.request_hash != request_hash(request):
         raise IdempotencyMismatch("This Idempotency-Key was used with a different request body.")
-    return repository.get(session, existing.job_id)
+    return repository.get(session, existing.job_id) if existing.job_id else None
 
 
 def get_owned(session: Session, user: User, job_id: str) -> Job:
@@ -292,6 +292,10 @@ def to_out(job: Job, signer: LinkSigner) -> JobOut:
         source_upload_id=job.source_upload_id,
         parent_job_id=job.parent_job_id,
         starred=job.starred_at is not None,
+        pack_id=job.pack_id,
+        placement=job.placement,
+        variant=job.variant,
+        result_sha256=job.result_sha256,
         error=error,
         credits_charged=job.credits_charged,
         credits_refunded=job.credits_refunded,

@@ -72,3 +72,11 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     starred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A pack's job is made for one placement (its exact ratio) as one of the pack's variants.
+    pack_id: Mapped[str | None] = mapped_column(
+        sa.String(36), sa.ForeignKey("packs.id", ondelete="SET NULL"), index=True
+    )
+    placement: Mapped[str | None] = mapped_column(sa.String(16))
+    variant: Mapped[int | None] = mapped_column(sa.Integer)
+    # SHA-256 of the stored result file, as the user downloads it.
+    result_sha256: Mapped[str | None] = mapped_column(sa.String(64))
