@@ -28,6 +28,7 @@ from image2ad.jobs import export_endpoints as jobs_export
 from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
 from image2ad.net.headers import NoSniff
+from image2ad.packs import endpoints as packs
 from image2ad.runtime import Runtime, install
 from image2ad.uploads import endpoints as uploads
 from image2ad.web import routes as web
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(catalog.router)
     app.include_router(jobs.router)
     app.include_router(jobs_export.router)
+    app.include_router(packs.router)
     app.include_router(files.router)
     app.include_router(callbacks.router)
     app.include_router(admin.router)

@@ -8,10 +8,11 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from image2ad.catalog import Catalog, GenerationType
+from image2ad.catalog import Catalog, GenerationType, Quote
 from image2ad.credits import service as credits
 from image2ad.errors import (
     Conflict,
@@ -64,53 +65,17 @@ def create_job(
     `source_copy` is the parent's result copied for a request with source_job_id."""
     digest = request_hash(request)
     if idempotency_key is not None:
-        existing = repository.get_idempotency(session, user.id, idempotency_key)
-        if existing is not None and existing.expires_at > utcnow():
-            if existing.request_hash != digest:
-                raise IdempotencyMismatch(
-                    "This Idempotency-Key was used with a different request body."
-                )
-            job = repository.get(session, existing.job_id) if existing.job_id else None
-            if job is not None:
-                return Accepted(job=job, created=False)
-        if existing is not None:
-            repository.delete_idempotency(session, existing.id)
-            session.flush()
+        earlier = remembered(session, user.id, idempotency_key, digest)
+        job = repository.get(session, earlier.job_id) if earlier and earlier.job_id else None
+        if job is not None:
+            return Accepted(job=job, created=False)
 
     priced = quotes.quote(session, catalog, request)
-    spec, params = priced.model, priced.params
-    prompt = spec.validate_prompt(request.prompt)
-    reference = sources.resolve(session, user, spec, request, source_copy)
-
+    prompt = priced.model.validate_prompt(request.prompt)
+    reference = sources.resolve(session, user, priced.model, request, source_copy)
     now = utcnow()
-    job = Job(
-        user_id=user.id,
-        type=spec.type.value,
-        status=JobStatus.PENDING.value,
-        stage=JobStage.QUEUED.value,
-        prompt=prompt,
-        params=params,
-        model=spec.id,
-        result_type=spec.result_type,
-        source_upload_id=reference.upload_id,
-        parent_job_id=reference.parent_job_id,
-        credits_charged=priced.credits,
-        callback_secret=secrets.token_urlsafe(24),
-        submit_attempts=1,
-        next_check_at=now + SUBMIT_SAFETY_NET,
-        deadline_at=now + deadline,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(job)
-    session.flush()
-    credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=priced.credits)
-    # Counted after the charge: its row lock on the user serializes a user's racing creates.
-    if repository.count_active(session, user.id) > max_active:
-        raise TooManyActiveJobs(
-            f"You have {max_active} generations in progress; wait for one to finish.",
-            headers={"Retry-After": "5"},
-        )
+    job = insert_charged(session, user, priced, prompt, reference, deadline=deadline, now=now)
+    check_active(session, user, max_active)
     if idempotency_key is not None:
         session.add(
             IdempotencyKey(
@@ -124,6 +89,72 @@ def create_job(
         )
     session.flush()
     return Accepted(job=job, created=True)
+
+
+def remembered(session: Session, user_id: str, key: str, digest: str) -> IdempotencyKey | None:
+    """The live record of an Idempotency-Key for this body (422 when the key was used with
+    another body); an expired one is forgotten so the key can be used again."""
+    existing = repository.get_idempotency(session, user_id, key)
+    if existing is None:
+        return None
+    if existing.expires_at > utcnow():
+        if existing.request_hash != digest:
+            raise IdempotencyMismatch(
+                "This Idempotency-Key was used with a different request body."
+            )
+        return existing
+    repository.delete_idempotency(session, existing.id)
+    session.flush()
+    return None
+
+
+def insert_charged(
+    session: Session,
+    user: User,
+    priced: Quote,
+    prompt: str,
+    reference: sources.Reference,
+    *,
+    deadline: timedelta,
+    now: datetime,
+    **extra: Any,
+) -> Job:
+    """Add a pending job for `priced` and charge it (402 when the balance is short)."""
+    spec = priced.model
+    job = Job(
+        user_id=user.id,
+        type=spec.type.value,
+        status=JobStatus.PENDING.value,
+        stage=JobStage.QUEUED.value,
+        prompt=prompt,
+        params=priced.params,
+        model=spec.id,
+        result_type=spec.result_type,
+        source_upload_id=reference.upload_id,
+        parent_job_id=reference.parent_job_id,
+        credits_charged=priced.credits,
+        callback_secret=secrets.token_urlsafe(24),
+        submit_attempts=1,
+        next_check_at=now + SUBMIT_SAFETY_NET,
+        deadline_at=now + deadline,
+        created_at=now,
+        updated_at=now,
+        **extra,
+    )
+    session.add(job)
+    session.flush()
+    credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=priced.credits)
+    return job
+
+
+def check_active(session: Session, user: User, max_active: int) -> None:
+    """429 when the user now has more than `max_active` unfinished jobs. Called after the
+    charge: its row lock on the user serializes a user's racing creates."""
+    if repository.count_active(session, user.id) > max_active:
+        raise TooManyActiveJobs(
+            f"You have {max_active} generations in progress; wait for one to finish.",
+            headers={"Retry-After": "5"},
+        )
 
 
 def replay_after_race(session: Session, user: User, request: JobCreate, key: str) -> Job | None:
@@ -305,8 +336,14 @@ def to_out(job: Job, signer: LinkSigner) -> JobOut:
     )
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+class _Listed(Protocol):
+    id: str
+    created_at: datetime
+
+
+def encode_cursor(row: _Listed) -> str:
+    """A page cursor after `row` (a job or a pack) in newest-first order."""
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
