@@ -30,6 +30,8 @@ from image2ad.jobs.checker import Sweeper
 from image2ad.net.headers import NoSniff
 from image2ad.packs import endpoints as packs
 from image2ad.runtime import Runtime, install
+from image2ad.shares import endpoints as shares
+from image2ad.shares import pages as share_pages
 from image2ad.uploads import endpoints as uploads
 from image2ad.web import routes as web
 from image2ad.web.errors import error_page, is_page
@@ -115,6 +117,8 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(files.router)
     app.include_router(callbacks.router)
     app.include_router(admin.router)
+    app.include_router(shares.router)
+    app.include_router(share_pages.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     if emulator_app is not None:

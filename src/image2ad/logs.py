@@ -23,6 +23,8 @@ _PATTERNS = [
     (re.compile(r"(?i)(image2ad_session=)[^;\s\"']+"), r"\1[redacted]"),
     # A password reset link is a login: its token must not sit in access logs.
     (re.compile(r"([?&]token=)[\w-]+"), r"\1[redacted]"),
+    # A share link opens its results to anyone until it expires.
+    (re.compile(r"(/s/)[\w-]{20,}"), r"\1[redacted]"),
 ]
 
 
