@@ -40,7 +40,7 @@ def make_pack(live_app: LiveApp, user: TestUser, members: list[tuple[str, str, i
             prompt=PROMPT,
             model="nano-banana",
             params={},
-            placements=sorted({placement for _, placement, _ in members}),
+            placements=list(dict.fromkeys(placement for _, placement, _ in members)),
             variants=max((variant for _, _, variant in members), default=1),
         )
         session.add(pack)

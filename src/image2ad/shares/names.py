@@ -1,4 +1,5 @@
-"""What a shared result downloads as: its placement, ratio and variant (`story-9x16-v2.png`).
+"""What a shared result downloads as: a pack's result by placement, ratio and variant
+(`story-9x16-v2.png`, as in the owner's pack ZIP), any other by its kind and day.
 
 Not the owner's download name (jobs/naming.py), which carries words of the prompt: a share
 shows the results and nothing of how they were asked for.
@@ -9,23 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from image2ad import placements
+from image2ad.models import Job
+from image2ad.packs.export import member_name
 
 
-def result_name(
-    *,
-    key: str,
-    result_type: str,
-    placement: str | None,
-    variant: int | None,
-    created_at: datetime,
-) -> str:
-    extension = PurePosixPath(key).suffix.lower()
-    made_for = placements.PLACEMENTS.get(placement or "")
-    if made_for is None:
-        return f"image2ad-{result_type}-{created_at:%Y-%m-%d}{extension}"
-    ratio = made_for.ratio_label.replace(":", "x")
-    return f"{made_for.id}-{ratio}-v{variant or 1}{extension}"
+def result_name(job: Job) -> str:
+    if job.placement:
+        return member_name(job)
+    extension = PurePosixPath(job.result_path or "").suffix.lower()
+    return f"image2ad-{job.result_type}-{job.created_at:%Y-%m-%d}{extension}"
 
 
 def archive_name(created_at: datetime) -> str:

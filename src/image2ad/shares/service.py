@@ -121,6 +121,8 @@ class Shared:
     created_at: datetime
     expires_at: datetime
     results: list[SharedResult]
+    # A pack's placements in the order it asked for them.
+    placement_order: tuple[str, ...] = ()
 
     @property
     def ready(self) -> list[SharedResult]:
@@ -128,7 +130,7 @@ class Shared:
 
     @property
     def groups(self) -> list[Group]:
-        order = list(placements.PLACEMENTS)
+        order = [*self.placement_order, *placements.PLACEMENTS]
         keyed: dict[str | None, list[SharedResult]] = {}
         for result in self.results:
             keyed.setdefault(result.placement.id if result.placement else None, []).append(result)
@@ -177,6 +179,7 @@ def open_token(session: Session, token: str) -> Shared:
         created_at=pack.created_at,
         expires_at=share.expires_at,
         results=_pack_results(jobs),
+        placement_order=tuple(pack.placements),
     )
 
 
@@ -204,13 +207,7 @@ def _shown(job: Job) -> SharedResult:
         duration_s=job.result_duration_s,
         placement=placements.PLACEMENTS.get(job.placement or ""),
         variant=job.variant,
-        file_name=names.result_name(
-            key=key or "",
-            result_type=job.result_type,
-            placement=job.placement,
-            variant=job.variant,
-            created_at=job.created_at,
-        ),
+        file_name=names.result_name(job),
         modified=job.completed_at or job.created_at,
         size=job.result_size,
     )
