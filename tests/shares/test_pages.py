@@ -30,7 +30,7 @@ def assert_private(reply: httpx.Response) -> None:
 
 def disposition_name(reply: httpx.Response) -> str:
     (name,) = re.findall(r'filename="([^"]+)"', reply.headers["content-disposition"])
-    return name
+    return str(name)
 
 
 def test_a_job_link_shows_the_image_and_serves_its_exact_bytes(live_app: LiveApp) -> None:
@@ -121,9 +121,9 @@ def test_a_pack_link_groups_by_placement_and_zips_every_finished_result(
             assert page.status_code == 200
             assert_private(page)
             html = page.text
-            assert "Story / Reel <span class=\"muted\">9:16</span>" in html
-            assert "Feed <span class=\"muted\">1:1</span>" in html
-            assert "Link <span class=\"muted\">1.91:1</span>" in html
+            assert 'Story / Reel <span class="muted">9:16</span>' in html
+            assert 'Feed <span class="muted">1:1</span>' in html
+            assert 'Link <span class="muted">1.91:1</span>' in html
             assert html.count("Still being made") == 1
             # Placements in the order the pack asked for them, variants in order.
             assert html.index("Story / Reel") < html.index('<h2 id="group-2">Feed')
