@@ -21,7 +21,6 @@ from image2ad.models import IdempotencyKey, Job, Pack, User
 from image2ad.models.base import utcnow
 from image2ad.packs import plan, repository
 from image2ad.packs.schemas import PackCreate, PackOut, PackQuoteOut, PackStatus, PlannedJob
-from image2ad.placements import PLACEMENTS
 
 
 @dataclass(frozen=True)
@@ -222,8 +221,3 @@ def hide(
         keys += jobs.hide(session, user, job.id, refund_after_submit=refund_after_submit)
     repository.mark_deleted(session, pack.id, utcnow())
     return keys
-
-
-def placement_label(placement_id: str | None) -> str:
-    placement = PLACEMENTS.get(placement_id or "")
-    return f"{placement.label} {placement.ratio_label}" if placement else ""

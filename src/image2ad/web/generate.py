@@ -17,6 +17,7 @@ from image2ad.jobs import service as jobs
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
+from image2ad.placements import PLACEMENTS
 from image2ad.runtime import Runtime
 from image2ad.web import labels
 from image2ad.web.deps import PageUser
@@ -117,5 +118,6 @@ def generate_page(
         source=source_result(rt, user, source_job) if spec.needs_image else None,
         # The Idempotency-Key of this form: a double click or double submit makes one job.
         form_token="form-" + secrets.token_urlsafe(18),
+        placements=list(PLACEMENTS.values()),
         active=spec.type.value,
     )

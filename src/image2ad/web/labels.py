@@ -12,6 +12,7 @@ from image2ad.catalog import Catalog, ModelSpec, ParamSpec
 from image2ad.jobs.naming import download_name
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
+from image2ad.placements import PLACEMENTS
 
 # Ad-format names for the ratios that have one; other ratios show only the ratio.
 RATIO_NAMES = {
@@ -43,6 +44,12 @@ PARAM_NAMES = {
     "resolution": "Resolution",
     "sound": "Sound",
     "generate_audio": "Sound",
+}
+PACK_STATUS_TEXT = {
+    "processing": "In progress",
+    "completed": "Done",
+    "partial": "Partly done",
+    "failed": "Failed",
 }
 STAGES = ("queued", "submitting", "waiting", "generating", "downloading", "storing")
 STAGE_TEXT = {
@@ -232,6 +239,12 @@ FAILURE_ADVICE = {
 FAILURE_DEFAULT = (
     "Something went wrong at the model's end. Try again; if it keeps failing, pick another model."
 )
+
+
+def placement_label(placement_id: str | None) -> str:
+    """A pack job's placement as shown: "Story / Reel 9:16"."""
+    placement = PLACEMENTS.get(placement_id or "")
+    return f"{placement.label} {placement.ratio_label}" if placement else ""
 
 
 def failure_advice(code: str | None) -> str:

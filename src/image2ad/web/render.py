@@ -34,6 +34,8 @@ templates.env.globals.update(
     when=labels.when,
     device_label=labels.device_label,
     status_text=labels.STATUS_TEXT,
+    pack_status_text=labels.PACK_STATUS_TEXT,
+    placement_label=labels.placement_label,
     stage_names=labels.STAGE_TEXT,
     csrf_field=CSRF_FIELD,
 )
@@ -86,7 +88,11 @@ def nav(rt: Runtime) -> list[dict[str, str]]:
         {"key": t.value, "label": t.label, "url": f"/generate/{t.value}", "icon": NAV_ICONS[t]}
         for t in GenerationType
     ]
-    return [*items, {"key": "library", "label": "Library", "url": "/library", "icon": "▦"}]
+    return [
+        *items,
+        {"key": "packs", "label": "Ad packs", "url": "/packs", "icon": "▤"},
+        {"key": "library", "label": "Library", "url": "/library", "icon": "▦"},
+    ]
 
 
 def render(

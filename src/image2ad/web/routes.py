@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from image2ad.web import accounts, generate, keys, library, resets, sessions
+from image2ad.web import accounts, generate, keys, library, packs, resets, sessions
 from image2ad.web.render import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
 router.include_router(accounts.router)
 router.include_router(generate.router)
 router.include_router(library.router)
+router.include_router(packs.router)
 router.include_router(keys.router)
 router.include_router(sessions.router)
 router.include_router(resets.router)

@@ -27,6 +27,26 @@
   let quoteSeq = 0;
   let quoteError = "";
   const paramsBox = $("model-params");
+  const packBox = $("pack-box");
+
+  // Ad pack: the placements ticked (none = one job as usual) and the variants of each.
+  function packPlacements() {
+    if (!packBox) return [];
+    return Array.from(packBox.querySelectorAll('input[name="placement"]:checked'), (box) => box.value);
+  }
+  const packVariants = () => Number($("pack-variants").value);
+  const packCount = () => packPlacements().length * packVariants();
+
+  // In a pack each placement sets its own aspect ratio: the model's ratio control steps aside.
+  function showPackMode() {
+    const on = packPlacements().length > 0;
+    paramsBox.querySelectorAll('[data-param="aspect_ratio"]').forEach((box) => { box.hidden = on; });
+    $("pack-summary").textContent = on
+      ? `${packCount()} ${form.dataset.resultType}s: ${packPlacements().length} placement${packPlacements().length === 1 ? "" : "s"} × ${packVariants()} variant${packVariants() === 1 ? "" : "s"}, each cropped to its exact size.`
+      : "";
+    button.textContent = buttonLabel();
+  }
+  const buttonLabel = () => (packPlacements().length ? `Make pack (${packCount()})` : "Generate");
 
   // This tab's work in progress, per generator type: the prompt, the model and its settings,
   // and the job on show survive leaving the page; the uploaded image is shared by the image
@@ -99,6 +119,7 @@
       const name = box.dataset.param;
       const kind = box.dataset.kind;
       const input = box.querySelector("input:checked") || box.querySelector("input:not([type=radio])");
+      if (name === "aspect_ratio" && packPlacements().length) return;
       if (kind === "bool") values[name] = input.checked;
       else if (input && kind === "int") values[name] = Number(input.value);
       else if (input) values[name] = input.value;
@@ -141,6 +162,7 @@
     promptMax = Number(model.dataset.promptMax);
     $("prompt-max").textContent = promptMax.toLocaleString("en");
     updateCounter();
+    showPackMode();
     scheduleQuote();
   }
 
@@ -156,9 +178,18 @@
     const seq = ++quoteSeq;
     // The price depends on the model and its parameters only: the prompt is not sent.
     const body = { type: form.dataset.type, model: model.value, params: readParams() };
+    const placements = packPlacements();
     let routed = "";
     try {
-      const quote = await i2a.api("POST", "/api/v1/quotes", { json: body });
+      let quote;
+      if (placements.length) {
+        const pack = await i2a.api("POST", "/api/v1/packs/quote", {
+          json: { ...body, placements, variants: packVariants() },
+        });
+        quote = { credits: pack.credits, model: pack.jobs[0].model };
+      } else {
+        quote = await i2a.api("POST", "/api/v1/quotes", { json: body });
+      }
       if (seq !== quoteSeq) return;
       price = quote.credits;
       quoteError = "";
@@ -397,24 +428,34 @@
     };
     if (needsImage && sourceJobId) body.source_job_id = sourceJobId;
     else if (needsImage) body.source_upload_id = uploadId;
+    const placements = packPlacements();
+    if (placements.length) {
+      body.placements = placements;
+      body.variants = packVariants();
+    }
+    const endpoint = placements.length ? "/api/v1/packs" : "/api/v1/jobs";
     submitting = true;
     button.disabled = true;
     button.textContent = "Starting…";
     try {
       let job;
       try {
-        job = await i2a.api("POST", "/api/v1/jobs", {
+        job = await i2a.api("POST", endpoint, {
           json: body, headers: { "Idempotency-Key": formToken },
         });
       } catch (err) {
         if (err.code !== "idempotency_key_reused") throw err;
         // The form changed since its token was used: this is a new job.
         formToken = i2a.newKey();
-        job = await i2a.api("POST", "/api/v1/jobs", {
+        job = await i2a.api("POST", endpoint, {
           json: body, headers: { "Idempotency-Key": formToken },
         });
       }
       formToken = i2a.newKey();
+      if (placements.length) {
+        window.location.assign(`/packs/${encodeURIComponent(job.id)}`);
+        return;
+      }
       showJob(job, true);
       i2a.refreshCredits();
     } catch (err) {
@@ -424,7 +465,7 @@
       if (err.status === 402) i2a.refreshCredits();
     } finally {
       submitting = false;
-      button.textContent = "Generate";
+      button.textContent = buttonLabel();
       updateCost();
     }
   }
@@ -442,11 +483,18 @@
   document.addEventListener("i2a:job-started", refreshRecent);
   document.addEventListener("i2a:job-ended", refreshRecent);
   $("job-result").addEventListener("click", retryFromResult);
+  if (packBox) {
+    packBox.addEventListener("change", () => {
+      showPackMode();
+      scheduleQuote();
+    });
+  }
   wireDropzone();
   updateCounter();
   updateCost();
   showRangeValues();
   restoreDraft();
+  showPackMode();
   refreshRecent();
 
   // Puts back this type's draft (and the job it showed), unless the browser already restored
