@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from image2ad import files, health
 from image2ad.account import endpoints as account
 from image2ad.admin import endpoints as admin
+from image2ad.brand import endpoints as brand
+from image2ad.brand import pages as brand_pages
 from image2ad.catalog import endpoints as catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.errors import DomainError
@@ -117,6 +119,8 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(files.router)
     app.include_router(callbacks.router)
     app.include_router(admin.router)
+    app.include_router(brand.router)
+    app.include_router(brand_pages.router)
     app.include_router(shares.router)
     app.include_router(share_pages.router)
     app.include_router(web.router)

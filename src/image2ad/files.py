@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Response
 
+from image2ad.brand import repository as renditions
 from image2ad.deps import RuntimeDep
 from image2ad.errors import NotFound, error_responses
 from image2ad.jobs import repository
@@ -32,6 +33,9 @@ async def signed_file(token: str, rt: RuntimeDep) -> Response:
                 return job.result_path, job.result_content_type or "application/octet-stream"
             if job.poster_path is not None and target.names(job.poster_path):
                 return job.poster_path, "image/jpeg"
+            for key, content_type in renditions.keys_of_job(session, job.id):
+                if target.names(key):
+                    return key, content_type
             return None
 
     found = await asyncio.to_thread(load)

@@ -432,7 +432,9 @@ def hide(
     session: Session, user: User, job_id: str, *, refund_after_submit: bool = True
 ) -> list[str]:
     """Delete a job from the user's view (canceling it if unfinished, refunded as by `cancel`);
-    returns keys to remove."""
+    returns keys to remove, its renditions' files included."""
+    from image2ad.brand import repository as renditions
+
     job = get_owned(session, user, job_id)
     if not JobStatus(job.status).is_terminal:
         fail_and_refund(
@@ -444,5 +446,6 @@ def hide(
             refund=refund_after_submit or job.task_id is None,
         )
     keys = [k for k in (job.result_path, job.poster_path) if k]
+    keys += renditions.delete_of_job(session, job.id)
     repository.mark_deleted(session, job.id, utcnow())
     return keys
