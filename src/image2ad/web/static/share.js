@@ -78,6 +78,8 @@
         status.textContent = "Link created. Copy it now: it is shown only once.";
         url.focus();
         url.select();
+        // Selecting scrolls to the end; the start says which site the link is on.
+        url.scrollLeft = 0;
         await load();
       } catch (err) {
         fail(err);
