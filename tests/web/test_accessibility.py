@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from image2ad.auth import resets
-from image2ad.models import User
+from image2ad.models import Job, User
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import TestUser
 from tests.fixtures.images import image_bytes
@@ -165,3 +165,49 @@ def check_signed_in_pages(live_app: LiveApp, page: Page, checker: Any, ids: dict
     page.get_by_role("button", name="Create key").click()
     page.locator("#new-key").wait_for()
     checker(page, "api keys")
+
+
+def test_share_link_pages_have_no_accessibility_violation(
+    live_app: LiveApp, a11y_page: Page, checker: Any
+) -> None:
+    """The owner's Share link… panel with a new link, and what a stranger opens: an image, a
+    video, a pack with one result still being made, and a link that no longer works."""
+    page, base = a11y_page, live_app.base_url
+    user = live_app.user(credits=8)
+    with live_app.client(user) as api:
+        pack = api.post(
+            "/api/v1/packs",
+            json={"type": "text-to-image", "prompt": "Sun cream", "placements": ["feed", "link"]},
+        ).json()
+        image, video = (
+            api.post("/api/v1/jobs", json={"type": type_name, "prompt": "Sun cream"}).json()
+            for type_name in ("text-to-image", "text-to-video")
+        )
+        for job in (image, video, *pack["jobs"]):
+            assert live_app.wait_job(api, job["id"])["status"] == "completed"
+        live_app.emulator.settings.image_duration_s = 60
+        running = api.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": "Later"})
+        with live_app.db.session() as session:
+            later = session.get_one(Job, running.json()["id"])
+            later.pack_id, later.placement, later.variant = pack["id"], "story", 1
+        urls = {
+            name: api.post("/api/v1/shares", json=body).json()["url"]
+            for name, body in (
+                ("image", {"job_id": image["id"]}),
+                ("video", {"job_id": video["id"]}),
+                ("pack", {"pack_id": pack["id"]}),
+                ("revoked", {"job_id": image["id"]}),
+            )
+        }
+        revoked = api.get("/api/v1/shares", params={"job_id": image["id"]}).json()["items"][0]
+        assert api.delete(f"/api/v1/shares/{revoked['id']}").status_code == 204
+        api.post(f"/api/v1/jobs/{running.json()['id']}/cancel")
+    for name, url in urls.items():
+        page.goto(url)
+        checker(page, f"share page ({name})")
+    log_in(page, live_app, user)
+    page.goto(f"{base}/jobs/{image['id']}")
+    page.get_by_text("Share link…").click()
+    page.get_by_role("button", name="Create link").click()
+    page.get_by_label("New share link").wait_for()
+    checker(page, "job page share panel")
