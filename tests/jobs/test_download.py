@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import tracemalloc
@@ -98,6 +99,34 @@ async def test_happy_path_stores_the_image(
         64,
     )
     assert (storage.root / KEY).read_bytes() == body
+    assert stored.sha256 == hashlib.sha256(body).hexdigest()
+
+
+async def test_sizes_are_as_shown_and_large_pngs_are_read_from_their_header(
+    server: HTTPServer, canary: Canary, storage: LocalStorage
+) -> None:
+    turned = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated by 90 degrees
+    Image.new("RGB", (300, 200)).save(turned, "JPEG", exif=exif.tobytes())
+    noisy = io.BytesIO()
+    Image.effect_noise((1024, 1024), 80).save(noisy, "PNG")
+    assert len(noisy.getvalue()) > 512 * 1024  # more than the head the check reads
+    cases = [
+        ("turned.jpg", turned.getvalue(), (200, 300)),
+        ("big.png", noisy.getvalue(), (1024, 1024)),
+    ]
+    for name, body, size in cases:
+        server.routes[f"/{name}"] = respond(body)
+        stored = await store_result(
+            server.url(f"/{name}"),
+            storage,
+            KEY,
+            policy=policy_for(server, canary, max_bytes=len(body)),
+            result_type="image",
+        )
+        assert (stored.width, stored.height) == size
+        assert stored.sha256 == hashlib.sha256(body).hexdigest()
     assert files_in(storage) == [storage.root / KEY]
 
 

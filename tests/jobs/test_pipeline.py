@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from datetime import timedelta
@@ -47,6 +48,8 @@ def test_job_completes_through_callback_and_result_is_a_png(live_app: LiveApp) -
         assert result.headers["content-type"] == "image/png"
         image = Image.open(io.BytesIO(result.content))
         assert image.format == "PNG" and image.size == (1024, 576)
+        assert done["result_sha256"] == hashlib.sha256(result.content).hexdigest()
+        assert done["placement"] is None
 
     # The signed link works without credentials; an altered one does not.
     with live_app.client() as anonymous:

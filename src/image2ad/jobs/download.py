@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -16,6 +17,8 @@ from image2ad.net.safe_fetch import FetchPolicy, stream_to
 from image2ad.storage.base import Storage, StorageError, StoredObject
 
 HEAD_BYTES = 512 * 1024
+EXIF_ORIENTATION = 0x0112
+QUARTER_TURNS = (5, 6, 7, 8)
 
 
 class DownloadRefused(Exception):
@@ -33,14 +36,20 @@ class StoredResult:
     content_type: str
     width: int | None
     height: int | None
+    # Of exactly the stored bytes, hashed as they streamed through.
+    sha256: str
 
 
 def sniff_image(head: bytes) -> tuple[str, int | None, int | None]:
-    """Content type and size from the first bytes; refuses anything that is not PNG/JPEG/WebP."""
+    """Content type and size (as shown: a JPEG's or WebP's EXIF orientation applied) from the
+    first bytes; refuses anything that is not PNG/JPEG/WebP."""
     try:
         with Image.open(io.BytesIO(head)) as image:
             fmt = (image.format or "").upper()
             width, height = image.size
+            # A JPEG's or WebP's EXIF is in its header; a PNG's may follow the pixels.
+            if fmt in ("JPEG", "WEBP") and image.getexif().get(EXIF_ORIENTATION) in QUARTER_TURNS:
+                width, height = height, width
     except Exception as exc:
         raise DownloadRefused("the provider's result is not a readable image") from exc
     types = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -54,9 +63,11 @@ async def store_result(
 ) -> StoredResult:
     """Fetch `url` under `policy` into `storage` at `key`, then check what arrived."""
     head = bytearray()
+    digest = hashlib.sha256()
 
     async def keep_head(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
         async for chunk in chunks:
+            digest.update(chunk)
             if len(head) < HEAD_BYTES:
                 head.extend(chunk[: HEAD_BYTES - len(head)])
             yield chunk
@@ -84,8 +95,8 @@ async def store_result(
         except DownloadRefused:
             await storage.delete(key)
             raise
-        return StoredResult(key, stored.size, content_type, width, height)
+        return StoredResult(key, stored.size, content_type, width, height, digest.hexdigest())
     if not is_mp4(bytes(head)):
         await storage.delete(key)
         raise DownloadRefused("the provider's result is not an MP4 video")
-    return StoredResult(key, stored.size, "video/mp4", None, None)
+    return StoredResult(key, stored.size, "video/mp4", None, None, digest.hexdigest())

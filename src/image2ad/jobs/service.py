@@ -228,6 +228,7 @@ def complete(
     duration_s: float | None = None,
     poster_path: str | None = None,
     provider_credits: float | None = None,
+    result_sha256: str | None = None,
 ) -> bool:
     job = repository.get(session, job_id)
     if job is None:
@@ -246,6 +247,7 @@ def complete(
         result_height=height,
         result_duration_s=duration_s,
         poster_path=poster_path,
+        result_sha256=result_sha256,
         completed_at=now,
         next_check_at=None,
         provider_credits_consumed=provider_credits,

@@ -78,6 +78,9 @@ def crop_image(source: str, target: str, placement: Placement) -> Cropped:
 
 
 def _orientation(image: Image.Image) -> int:
+    """EXIF orientation of a JPEG or WebP (read from the header, as the download reads it)."""
+    if image.format not in ("JPEG", "WEBP"):
+        return 1
     return int(image.getexif().get(ORIENTATION, 1))
 
 

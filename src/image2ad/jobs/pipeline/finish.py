@@ -12,14 +12,17 @@ from typing import Any, TypeVar
 from dbos import DBOS
 from dbos import error as dbos_error
 
+from image2ad import placements
 from image2ad.catalog import GenerationType
 from image2ad.faults import crash_point
 from image2ad.jobs import repository, service
+from image2ad.jobs.cropping import crop_stored
 from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
 from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.pipeline.steps import db_step, fail_job
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
+from image2ad.placements.crop import CropFailed
 from image2ad.providers.errors import ProviderError
 from image2ad.providers.kie.veo import VeoApi
 from image2ad.runtime import current
@@ -90,6 +93,7 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
                 "result_type": job.result_type,
                 "deadline": job.deadline_at.timestamp(),
                 "full_hd_task": job.task_id if full_hd else None,
+                "placement": job.placement,
             }
 
     return await asyncio.to_thread(run)
@@ -117,6 +121,42 @@ async def store_result_step(
         "content_type": stored.content_type,
         "width": stored.width,
         "height": stored.height,
+        "sha256": stored.sha256,
+    }
+
+
+def needs_crop(placement_id: str, result_type: str, meta: dict[str, Any]) -> bool:
+    """Whether a job's stored result must be cut to its placement's ratio. An image's size is
+    known from the store step; a video's only from the file, so the crop step looks."""
+    placement = placements.PLACEMENTS.get(placement_id)
+    if placement is None:
+        log.warning("unknown placement %r: the result is kept as made", placement_id)
+        return False
+    if result_type == "video" or meta.get("width") is None:
+        return True
+    return not placement.matches(meta["width"], meta["height"])
+
+
+@DBOS.step(
+    name="crop_result",
+    retries_allowed=True,
+    max_attempts=4,
+    interval_seconds=0.5,
+    should_retry=lambda exc: not isinstance(exc, CropFailed | DeadlineReached),
+)
+async def crop_result(
+    job_id: str, key: str, placement_id: str, result_type: str, deadline: float | None = None
+) -> dict[str, Any]:
+    """Cut the stored result to the placement's exact ratio under the same key."""
+    rt = current()
+    async with within(deadline):
+        await mark_storing(job_id)
+        cropped = await crop_stored(rt.storage, key, placements.get(placement_id), result_type)
+    return {
+        "size": cropped.size,
+        "sha256": cropped.sha256,
+        "width": cropped.width,
+        "height": cropped.height,
     }
 
 
@@ -133,16 +173,19 @@ async def describe_video(job_id: str, key: str, deadline: float | None = None) -
         return await _describe_video(job_id, key)
 
 
-async def _describe_video(job_id: str, key: str) -> dict[str, Any]:
-    rt = current()
-
-    def mark_storing() -> None:
-        with rt.db.session() as session:
+async def mark_storing(job_id: str) -> None:
+    def run() -> None:
+        with current().db.session() as session:
             repository.update_active(
                 session, job_id, stage=JobStage.STORING.value, updated_at=utcnow()
             )
 
-    await asyncio.to_thread(mark_storing)
+    await asyncio.to_thread(run)
+
+
+async def _describe_video(job_id: str, key: str) -> dict[str, Any]:
+    rt = current()
+    await mark_storing(job_id)
     async with local_copy(rt.storage, key) as path:
         info = await asyncio.to_thread(probe_video, path)
 
@@ -178,6 +221,7 @@ async def complete_job(
                 duration_s=meta.get("duration_s"),
                 poster_path=meta.get("poster_path"),
                 provider_credits=provider_credits,
+                result_sha256=meta.get("sha256"),
             ):
                 return True
             # A re-run of this step after its commit finds the job completed with this very
@@ -239,7 +283,7 @@ async def until_deadline(job_id: str, what: str, attempt: Callable[[], Awaitable
     while True:
         try:
             return await attempt()
-        except (DownloadRefused, NotAVideo, DeadlineReached) as exc:
+        except (DownloadRefused, NotAVideo, CropFailed, DeadlineReached) as exc:
             raise ResultUnavailable(str(exc)) from exc
         except (
             DownloadFailed,
@@ -309,6 +353,13 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
             "storing the result",
             lambda: store_result_step(url, key, result_type, deadline),
         )
+        placement = plan.get("placement")
+        if placement is not None and needs_crop(placement, result_type, meta):
+            meta |= await until_deadline(
+                job_id,
+                "cropping the result",
+                lambda: crop_result(job_id, key, placement, result_type, deadline),
+            )
         if result_type == "video":
             meta |= await until_deadline(
                 job_id, "describing the video", lambda: describe_video(job_id, key, deadline)
