@@ -165,6 +165,14 @@ def check_signed_in_pages(live_app: LiveApp, page: Page, checker: Any, ids: dict
     page.get_by_role("button", name="Create key").click()
     page.locator("#new-key").wait_for()
     checker(page, "api keys")
+    page.goto(f"{base}/brand")
+    checker(page, "brand kit")
+    page.goto(f"{base}/jobs/{ids['image']}")
+    page.get_by_label("Headline", exact=True).fill("Amber, bottled")
+    page.get_by_role("button", name="Render").click()
+    page.locator("#rendition-list .rendition-item").first.wait_for()
+    page.get_by_label("Show safe zones").check()
+    checker(page, "job page (a rendition, safe zones shown)")
 
 
 def test_share_link_pages_have_no_accessibility_violation(

@@ -8,6 +8,7 @@ the space holds; a headline that fits nowhere is refused.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PIL import ImageFont
@@ -17,7 +18,7 @@ from image2ad.errors import InvalidInput
 from image2ad.placements import Placement
 
 # Fractions of the image's short side.
-LOGO_SIDE = 0.16
+LOGO_SIDE = 0.15
 HEADLINE_START = 0.095
 HEADLINE_FLOOR = 0.032
 CTA_START = 0.045
@@ -29,6 +30,7 @@ MIN_TEXT_PX = 10
 HEADLINE_LINES = 3
 CTA_LINES = 2
 LOGO_MAX_WIDTH = 0.4  # of the safe width: a wide wordmark stays a corner mark
+LOGO_MAX_HEIGHT = 0.2  # of the short side
 
 
 @dataclass(frozen=True)
@@ -234,9 +236,15 @@ def _moved(block: TextBlock, dx: int, dy: int) -> TextBlock:
 
 
 def _logo_box(area: Box, short: int, logo_size: tuple[int, int]) -> Box:
+    """The logo's corner box: the same area whatever its shape, so a wide wordmark is not
+    shrunk to a sliver, capped in width and height."""
     logo_w, logo_h = logo_size
-    side = max(1, round(short * LOGO_SIDE))
-    scale = min(side / max(logo_w, logo_h), area.width * LOGO_MAX_WIDTH / logo_w)
+    side = short * LOGO_SIDE
+    scale = min(
+        side / math.sqrt(logo_w * logo_h),
+        area.width * LOGO_MAX_WIDTH / logo_w,
+        short * LOGO_MAX_HEIGHT / logo_h,
+    )
     width, height = max(1, round(logo_w * scale)), max(1, round(logo_h * scale))
     return Box(area.left, area.top, area.left + width, area.top + height)
 

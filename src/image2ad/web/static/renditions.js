@@ -19,14 +19,15 @@
   // The safe zone of the placement chosen in the form, as insets of the preview.
   function drawSafeZone() {
     const zone = $("safe-zone");
+    const note = $("safe-zone-note");
     const option = $("rendition-placement").selectedOptions[0];
-    zone.hidden = !$("safe-zones").checked || !option;
+    zone.hidden = note.hidden = !$("safe-zones").checked || !option;
     if (zone.hidden) return;
     zone.style.top = `${Number(option.dataset.safeTop) * 100}%`;
     zone.style.right = `${Number(option.dataset.safeRight) * 100}%`;
     zone.style.bottom = `${Number(option.dataset.safeBottom) * 100}%`;
     zone.style.left = `${Number(option.dataset.safeLeft) * 100}%`;
-    zone.querySelector("span").textContent = `Safe zone · ${option.textContent}`;
+    note.textContent = `Dashed line: the ${option.textContent} safe zone. Keep words and logos inside it: the platform may cover or crop the shaded edges.`;
   }
 
   function describe(rendition) {
