@@ -55,7 +55,10 @@ def shoot(page: Page, shots: Path, name: str, focus: str | None = None) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name} scrolls sideways at {size['width']} px"
         if focus:
-            page.locator(focus).scroll_into_view_if_needed()
+            # Its top just under the sticky top bar.
+            page.locator(focus).evaluate(
+                "(el) => { el.scrollIntoView({ block: 'start' }); window.scrollBy(0, -72); }"
+            )
         else:
             height = page.evaluate("document.documentElement.scrollHeight")
             page.set_viewport_size({"width": size["width"], "height": height})
@@ -101,7 +104,7 @@ def test_share_from_the_job_page_open_logged_out_then_revoke(
     rows = page.locator("[data-share-list] li")
     expect(rows).to_have_count(1)
     expect(page.get_by_text("No active links.")).to_be_hidden()
-    shoot(page, shots, "job-share", focus="[data-share-list]")
+    shoot(page, shots, "job-share", focus=".share-panel")
 
     stranger.goto(url)
     expect(stranger.get_by_role("heading", name="An image shared with you")).to_be_visible()
@@ -131,6 +134,7 @@ def test_share_from_the_job_page_open_logged_out_then_revoke(
     assert response is not None and response.status == 404
     expect(stranger.get_by_role("heading", name="Link not found")).to_be_visible()
     expect(stranger.locator("main img")).to_have_count(0)
+    shoot(stranger, shots, "share-not-found")
 
 
 def test_a_pack_link_shows_every_placement(

@@ -69,6 +69,7 @@ def _gone(request: Request, exc: DomainError) -> Response:
         request,
         "share_gone.html",
         status_code=exc.status_code,
+        status=exc.status_code,
         title=titles.get(exc.status_code, "Link not found"),
         message=exc.message,
     )

@@ -19,7 +19,10 @@ from image2ad.placements import Placement
 from image2ad.shares import names, repository
 from image2ad.shares.schemas import ShareCreate, ShareOut
 
-GONE = "This link was turned off by whoever shared it, or it never existed."
+GONE = (
+    "This link does not work: whoever shared it turned it off or removed what it showed, "
+    "or the address is not complete."
+)
 EXPIRED = "This link has expired. Ask whoever shared it for a new one."
 
 
