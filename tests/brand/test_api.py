@@ -11,9 +11,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from PIL import Image
+from PIL import Image, ImageChops
 
+from image2ad.brand import layout
+from image2ad.brand.fonts import FONT_DIR
 from image2ad.models import Job
+from image2ad.placements import PLACEMENTS
 from tests.fixtures.live_app import LiveApp
 
 IMAGE = {"type": "text-to-image", "prompt": "Linen shirt on a hanger", "aspect_ratio": "9:16"}
@@ -266,3 +269,42 @@ def test_a_signed_link_serves_only_renditions_of_its_own_job(live_app: LiveApp) 
         assert anonymous.get(f"/api/v1/files/{signer.sign(first['id'], key)}").status_code == 200
         # The same key under another job of the same user names nothing.
         assert anonymous.get(f"/api/v1/files/{signer.sign(second['id'], key)}").status_code == 404
+
+
+def test_only_the_safe_zone_changes_and_a_jpeg_stays_jpeg(live_app: LiveApp) -> None:
+    user = live_app.user(credits=2)
+    with live_app.client(user) as client:
+        client.put("/api/v1/brand", json={"logo_upload_id": logo_upload(client), "cta": "Buy"})
+        for output_format, content_type in (("png", "image/png"), ("jpeg", "image/jpeg")):
+            job = finished(live_app, client, {**IMAGE, "output_format": output_format})
+            made = client.post(
+                f"/api/v1/jobs/{job['id']}/renditions",
+                json={"headline": "Linen, cut for the heat", "placement": "story"},
+            ).json()
+            assert made["content_type"] == content_type
+            painted = client.get(made["url"])
+            assert painted.headers["content-type"] == content_type
+            if output_format != "png":
+                continue
+            original = client.get(f"/api/v1/jobs/{job['id']}/result").content
+            with (
+                Image.open(io.BytesIO(original)) as before,
+                Image.open(io.BytesIO(painted.content)) as after,
+            ):
+                before, after = before.convert("RGB"), after.convert("RGB")
+                safe = layout.safe_box(before.width, before.height, PLACEMENTS["story"])
+                inside = (safe.left, safe.top, safe.right, safe.bottom)
+                changed = ImageChops.difference(before, after)
+                assert changed.crop(inside).getbbox() is not None
+                changed.paste((0, 0, 0), inside)
+                assert changed.getbbox() is None, "a pixel outside the safe zone changed"
+
+
+def test_the_pages_and_the_fonts(live_app: LiveApp) -> None:
+    with httpx.Client(base_url=live_app.base_url) as anonymous:
+        page = anonymous.get("/brand")
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fbrand"
+        font = anonymous.get("/brand/fonts/lato.ttf")
+        assert font.status_code == 200 and font.headers["content-type"] == "font/ttf"
+        assert font.content == (FONT_DIR / "Lato-Bold.ttf").read_bytes()
+        assert anonymous.get("/brand/fonts/nope.ttf").status_code == 404
