@@ -9,9 +9,12 @@ import zipfile
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
+from image2ad.logs import scrub
 from image2ad.models import Pack
+from image2ad.shares import pages
 from tests.fixtures.live_app import LiveApp
 from tests.shares.helpers import PROMPT, finished_job, make_pack, path_of, share, visitor
 
@@ -185,3 +188,29 @@ def test_a_deleted_job_closes_its_link(live_app: LiveApp) -> None:
             page = anyone.get(path)
             assert page.status_code == 404 and "Link not found" in page.text
             assert anyone.get(f"{path}/files/{job['id']}").status_code == 404
+
+
+def test_public_pages_are_rate_limited_per_client(
+    live_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = live_app.user(credits=1)
+    with live_app.client(user) as client:
+        job = finished_job(live_app, client)
+        path = path_of(share(client, job_id=job["id"])["url"], live_app)
+    # A rule of its own, so the count starts here whatever other tests sent.
+    monkeypatch.setattr(pages, "RATE_LIMIT", "3/minute")
+    with visitor(live_app) as anyone:
+        answers = [anyone.get(path).status_code for _ in range(2)]
+        answers.append(anyone.get(f"{path}/files/{job['id']}").status_code)
+        assert answers == [200, 200, 200]
+        for over in (path, f"{path}/files/{job['id']}", "/s/guessed-token"):
+            limited = anyone.get(over)
+            assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+            assert_private(limited)
+
+
+def test_share_tokens_are_kept_out_of_logs() -> None:
+    token = "Zm9vYmFyLXNoYXJlLXRva2VuLTAxMjM0NTY3ODk"
+    for line in (f"GET /s/{token} HTTP/1.1", f"GET /s/{token}/files/abc HTTP/1.1"):
+        cleaned = scrub(line)
+        assert token not in cleaned and "/s/[redacted]" in cleaned
