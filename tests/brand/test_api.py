@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageChops
 
-from image2ad.brand import layout
+from image2ad.brand import layout, service
 from image2ad.brand.fonts import FONT_DIR
 from image2ad.models import Job
 from image2ad.placements import PLACEMENTS
@@ -308,3 +308,16 @@ def test_the_pages_and_the_fonts(live_app: LiveApp) -> None:
         assert font.status_code == 200 and font.headers["content-type"] == "font/ttf"
         assert font.content == (FONT_DIR / "Lato-Bold.ttf").read_bytes()
         assert anonymous.get("/brand/fonts/nope.ttf").status_code == 404
+
+
+def test_renditions_per_job_are_bounded(live_app: LiveApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "MAX_RENDITIONS_PER_JOB", 2)
+    user = live_app.user()
+    with live_app.client(user) as client:
+        job = finished(live_app, client)
+        path = f"/api/v1/jobs/{job['id']}/renditions"
+        made = [client.post(path, json={"headline": h}) for h in ("One", "Two", "Three")]
+        assert [r.status_code for r in made] == [201, 201, 409]
+        assert made[2].json()["error"]["code"] == "conflict"
+        client.delete(f"{path}/{made[0].json()['id']}")
+        assert client.post(path, json={"headline": "Three"}).status_code == 201

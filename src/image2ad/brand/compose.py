@@ -79,29 +79,26 @@ def _headline(
 ) -> contrast.TextStyle:
     panel = block.box.grow(padding)
     area = (panel.left, panel.top, panel.right, panel.bottom)
-    style = contrast.text_style(contrast.extremes(canvas.crop(area)))
+    under = canvas.crop(area)
+    style = contrast.text_style(contrast.extremes(under))
     if style.scrim is not None:
         radius = max(2, padding)
         alpha = round(style.scrim_alpha * 255)
-        base = canvas.copy()
+        # Only the panel is composited (a whole large result, copied per try, would not be).
+        text_area = (padding, padding, padding + block.box.width, padding + block.box.height)
         # Pillow's compositing rounds once more than `contrast.blend` models: measure what was
         # painted and darken (or lighten) a step further until the worst pixel passes.
         while True:
-            overlay = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+            overlay = Image.new("RGBA", under.size, (0, 0, 0, 0))
             ImageDraw.Draw(overlay).rounded_rectangle(
-                (panel.left, panel.top, panel.right - 1, panel.bottom - 1),
-                radius,
-                fill=(*style.scrim, alpha),
+                (0, 0, under.width - 1, under.height - 1), radius, fill=(*style.scrim, alpha)
             )
-            painted = Image.alpha_composite(base, overlay)
-            inner = panel.inset(radius)
-            measured = contrast.extremes(
-                painted.crop((inner.left, inner.top, inner.right, inner.bottom))
-            ).worst_ratio(style.text)
+            painted = Image.alpha_composite(under, overlay)
+            measured = contrast.extremes(painted.crop(text_area)).worst_ratio(style.text)
             if measured >= contrast.WCAG_AA or alpha >= 255:
                 break
             alpha += 1
-        canvas.paste(painted)
+        canvas.paste(painted, (panel.left, panel.top))
         style = contrast.TextStyle(style.text, style.scrim, alpha / 255, measured)
     _write(ImageDraw.Draw(canvas), block, font_id, style.text)
     return style

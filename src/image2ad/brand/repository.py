@@ -27,6 +27,15 @@ def renditions_of(session: Session, job_id: str, user_id: str) -> list[Rendition
     )
 
 
+def count_of_job(session: Session, job_id: str) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.count()).select_from(Rendition).where(Rendition.job_id == job_id)
+        )
+        or 0
+    )
+
+
 def get_rendition(
     session: Session, rendition_id: str, job_id: str, user_id: str
 ) -> Rendition | None:

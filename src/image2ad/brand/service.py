@@ -21,7 +21,7 @@ from image2ad.brand.schemas import (
     RenditionList,
     RenditionOut,
 )
-from image2ad.errors import InvalidInput, NotFound
+from image2ad.errors import Conflict, InvalidInput, NotFound
 from image2ad.jobs import repository as jobs
 from image2ad.jobs.status import JobStatus
 from image2ad.links import LinkSigner
@@ -37,6 +37,8 @@ from image2ad.uploads import repository as uploads
 # Compositing decodes a whole result: a few at a time bounds the memory it may take.
 COMPOSE_SLOTS = 2
 MAX_SOURCE_PIXELS = 40_000_000
+# Renditions are free: this bounds the storage one job's can take.
+MAX_RENDITIONS_PER_JOB = 100
 _painters = ThreadPoolExecutor(COMPOSE_SLOTS, thread_name_prefix="brand-compose")
 
 
@@ -124,6 +126,10 @@ def order(session: Session, user: User, job_id: str, body: RenditionCreate) -> O
         raise InvalidInput("Renditions are made from images; this job is a video.", field="job")
     if job.status != JobStatus.COMPLETED.value or not job.result_path:
         raise InvalidInput(f"This job is {job.status}; wait until it is completed.", field="job")
+    if repository.count_of_job(session, job.id) >= MAX_RENDITIONS_PER_JOB:
+        raise Conflict(
+            f"This image has {MAX_RENDITIONS_PER_JOB} renditions; delete some to make more."
+        )
     kit = repository.get_kit(session, user.id)
     headline = _pick(body.headline, kit.headline if kit else None)
     cta = _pick(body.cta, kit.cta if kit else None)
