@@ -16,6 +16,7 @@ from image2ad.jobs import service as jobs
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
+from image2ad.placements import PLACEMENTS
 from image2ad.runtime import Runtime
 from image2ad.web import labels
 from image2ad.web.deps import PageUser
@@ -139,6 +140,7 @@ def job_page(job_id: str, request: Request, user: PageUser, rt: RuntimeDep) -> R
         user=user,
         job=job,
         model=rt.catalog.find(job.type.value, job.model),
+        placement=PLACEMENTS.get(job.placement or ""),
         active="library",
     )
 

@@ -16,6 +16,20 @@
     });
   }
 
+  // Copy buttons copy the text of the element they name (the recipe's SHA-256).
+  detail.querySelectorAll("button[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copy);
+      try {
+        await navigator.clipboard.writeText(source.textContent.trim());
+        button.textContent = "Copied";
+      } catch (err) {
+        window.getSelection().selectAllChildren(source);
+        button.textContent = "Press Ctrl+C";
+      }
+    });
+  });
+
   detail.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-action]");
     if (!button || button.disabled) return;
