@@ -99,7 +99,11 @@ def test_a_long_headline_fits_wrapped_inside_the_safe_zone(
     # The pieces do not overlap one another.
     assert plan.logo.bottom <= plan.headline.box.top
     assert plan.headline.box.bottom <= plan.cta.box.top
-    assert plan.cta.box.contains(plan.cta.label.box)
+    # The button's label is centered in it.
+    label, button = plan.cta.label.box, plan.cta.box
+    assert button.contains(label)
+    assert abs((label.left + label.right) - (button.left + button.right)) <= 2
+    assert abs((label.top + label.bottom) - (button.top + button.bottom)) <= 2
 
 
 def test_a_short_headline_keeps_the_large_size() -> None:
