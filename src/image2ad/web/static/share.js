@@ -12,6 +12,9 @@
   }
 
   function setup(root) {
+    // A page with several panels loads this script once per panel: each is set up once.
+    if (root.dataset.shareReady) return;
+    root.dataset.shareReady = "true";
     const kind = root.dataset.shareKind;
     const target = root.dataset.shareTarget;
     const form = root.querySelector("[data-share-form]");
