@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from markupsafe import escape
+from playwright.sync_api import Page, expect
 
 from image2ad.models import Job
 from tests.fixtures.live_app import LiveApp
-from tests.web.session import signed_in
+from tests.web.session import log_in, signed_in
 
 
 def finished_job(live_app: LiveApp, api: httpx.Client, **placed: Any) -> dict[str, Any]:
@@ -73,3 +75,21 @@ def test_run_again_exactly_makes_the_same_job_through_retry(live_app: LiveApp) -
     assert copy["id"] != job["id"]
     for field in ("type", "prompt", "model", "params", "source_upload_id"):
         assert copy[field] == job[field], field
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("live_app", ["sqlite"], indirect=True)
+def test_copy_and_run_again_exactly_in_a_browser(live_app: LiveApp, page: Page) -> None:
+    user = live_app.user()
+    with live_app.client(user) as api:
+        job = finished_job(live_app, api)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, live_app, user)
+    page.goto(f"{live_app.base_url}/jobs/{job['id']}")
+    copy = page.get_by_role("button", name="Copy the SHA-256")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == job["result_sha256"]
+    page.get_by_role("button", name="Run again exactly").click()
+    page.wait_for_url(lambda url: "/jobs/" in url and job["id"] not in url)
+    expect(page.locator(".recipe .prompt-text")).to_have_text(job["prompt"])
