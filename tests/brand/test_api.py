@@ -18,6 +18,7 @@ from image2ad.brand.fonts import FONT_DIR
 from image2ad.models import Job
 from image2ad.placements import PLACEMENTS
 from tests.fixtures.live_app import LiveApp
+from tests.web.session import signed_in
 
 IMAGE = {"type": "text-to-image", "prompt": "Linen shirt on a hanger", "aspect_ratio": "9:16"}
 
@@ -321,3 +322,16 @@ def test_renditions_per_job_are_bounded(live_app: LiveApp, monkeypatch: pytest.M
         assert made[2].json()["error"]["code"] == "conflict"
         client.delete(f"{path}/{made[0].json()['id']}")
         assert client.post(path, json={"headline": "Three"}).status_code == 201
+
+
+def test_the_browser_saves_the_kit_with_its_csrf_token(live_app: LiveApp) -> None:
+    user = live_app.user()
+    with signed_in(live_app, user) as browser:
+        page = browser.page("/brand")
+        assert page.status_code == 200 and 'id="brand-form"' in page.text
+        body = {"colors": ["#112233"], "headline": "From the page"}
+        forged = browser.http.put("/api/v1/brand", json=body, headers={"Origin": browser.base_url})
+        assert forged.status_code == 403
+        saved = browser.api("PUT", "/api/v1/brand", json=body)
+        assert saved.status_code == 200, saved.text
+        assert browser.page("/brand").text.count('value="From the page"') == 1
