@@ -53,8 +53,10 @@ def test_a_photo_pack_makes_every_placement_at_its_exact_ratio(live_app: LiveApp
         created = client.post("/api/v1/packs", json=body)
         assert created.status_code == 202, created.text
         pack = created.json()
-        assert pack["credits_charged"] == quote.json()["credits"] == sum(
-            j["credits_charged"] for j in pack["jobs"]
+        assert (
+            pack["credits_charged"]
+            == quote.json()["credits"]
+            == sum(j["credits_charged"] for j in pack["jobs"])
         )
         assert credits(client) == 20 - pack["credits_charged"]
         grid = [(j["placement"], j["variant"]) for j in pack["jobs"]]
@@ -127,7 +129,9 @@ def test_a_retried_create_makes_one_pack(live_app: LiveApp) -> None:
         assert [j["id"] for j in again.json()["jobs"]] == [j["id"] for j in first.json()["jobs"]]
         assert credits(client) == 2
         other = client.post("/api/v1/packs", json={**body, "variants": 1}, headers=headers)
-        assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+        assert (
+            other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+        )
         wait_pack(live_app, client, first.json())
     assert_ledger_invariants(live_app.db, user.id)
 

@@ -89,7 +89,7 @@ class JobOut(BaseModel):
     placement: str | None = Field(
         None, description="In a pack: the placement whose exact ratio the result has"
     )
-    variant: int | None = Field(None, description="In a pack: which variant (1–4) this is")
+    variant: int | None = Field(None, description="In a pack: which variant (1 to 4) this is")
     result_sha256: str | None = Field(None, description="SHA-256 of the stored result file")
     error: JobError | None
     credits_charged: int
