@@ -2,9 +2,9 @@
 
 A file without a job is harmless; a job without its file is not. So a backup snapshots the
 database first and then copies exactly the files that snapshot refers to (results, posters,
-uploads): every row in the backup has its file, unless a user deleted it in between (counted
-as missing in the manifest). A restore puts the files back first and the database last, so the
-restored database never points at a file that is not there yet.
+uploads, renditions): every row in the backup has its file, unless a user deleted it in
+between (counted as missing in the manifest). A restore puts the files back first and the
+database last, so the restored database never points at a file that is not there yet.
 
 The database copy is consistent on its own: SQLite's online backup API, or `pg_dump` on a
 snapshot exported from the same transaction that lists the files. The workflow engine's tables
@@ -41,6 +41,7 @@ KEYS_SQL = """
 SELECT result_path FROM jobs WHERE result_path IS NOT NULL
 UNION SELECT poster_path FROM jobs WHERE poster_path IS NOT NULL
 UNION SELECT storage_key FROM uploads
+UNION SELECT storage_key FROM renditions
 """
 
 

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageChops
 
+from image2ad import backup
 from image2ad.brand import layout, service
 from image2ad.brand.fonts import FONT_DIR
 from image2ad.models import Job
@@ -335,3 +336,18 @@ def test_the_browser_saves_the_kit_with_its_csrf_token(live_app: LiveApp) -> Non
         saved = browser.api("PUT", "/api/v1/brand", json=body)
         assert saved.status_code == 200, saved.text
         assert browser.page("/brand").text.count('value="From the page"') == 1
+
+
+def test_a_backup_takes_the_rendition_files(live_app: LiveApp) -> None:
+    user = live_app.user()
+    with live_app.client(user) as client:
+        job = finished(live_app, client)
+        made = client.post(
+            f"/api/v1/jobs/{job['id']}/renditions", json={"headline": "Kept safe"}
+        ).json()
+    connection = live_app.db.engine.raw_connection()
+    try:
+        keys, _ = backup._keys_and_revision(connection.driver_connection)
+    finally:
+        connection.close()
+    assert f"renditions/{user.id}/{job['id']}/{made['id']}.png" in keys
