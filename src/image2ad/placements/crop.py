@@ -1,14 +1,12 @@
 """Crop a result file to a placement's exact ratio: images toward their subject, videos re-encoded.
 
-Both work file to file, so a large video is never held in memory; at most CROP_SLOTS crops run
-at once per process, since each decodes a whole image or runs an encoder.
+Both work file to file, so a large video is never held in memory.
 """
 
 from __future__ import annotations
 
 import itertools
 import struct
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -20,7 +18,6 @@ from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin
 from image2ad.placements import Placement
 from image2ad.placements.focus import focus_box
 
-CROP_SLOTS = threading.BoundedSemaphore(2)
 # Results are a few thousand pixels a side; this bounds one decode (~160 MB as RGBA).
 MAX_PIXELS = 40_000_000
 JPEG_QUALITY = 95
@@ -43,10 +40,9 @@ class Cropped:
 
 def crop_file(source: str, target: str, placement: Placement, result_type: str) -> Cropped:
     """Write `source` cut to the placement's ratio to `target`, unless it already has it."""
-    with CROP_SLOTS:
-        if result_type == "video":
-            return crop_video(source, target, placement)
-        return crop_image(source, target, placement)
+    if result_type == "video":
+        return crop_video(source, target, placement)
+    return crop_image(source, target, placement)
 
 
 # --- images ----------------------------------------------------------------------------------
