@@ -22,7 +22,10 @@ from image2ad.brand import endpoints as brand
 from image2ad.brand import pages as brand_pages
 from image2ad.catalog import endpoints as catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
+from image2ad.credits import endpoints as credits
+from image2ad.credits import pages as credit_pages
 from image2ad.errors import DomainError
+from image2ad.functions import endpoints as functions
 from image2ad.heap import freeze_startup_objects
 from image2ad.jobs import callbacks, drain, engine, workers
 from image2ad.jobs import endpoints as jobs
@@ -105,16 +108,25 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         allow_origins=list(settings.cors_origins),
         allow_credentials=True,
         allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        # supabase-js sends `apikey` and `x-client-info` with every call to /functions/v1.
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "apikey",
+            "x-client-info",
+        ],
     )
     app.add_middleware(NoSniff)
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(account.router)
+    app.include_router(credits.router)
     app.include_router(uploads.router)
     app.include_router(catalog.router)
     app.include_router(jobs.router)
     app.include_router(jobs_export.router)
+    app.include_router(functions.router)
     app.include_router(packs.router)
     app.include_router(files.router)
     app.include_router(callbacks.router)
@@ -123,6 +135,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(brand_pages.router)
     app.include_router(shares.router)
     app.include_router(share_pages.router)
+    app.include_router(credit_pages.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     if emulator_app is not None:

@@ -258,6 +258,12 @@ class Settings(BaseSettings):
         description='Where the pages\' "Get credits" link goes (your billing page, a contact '
         "form, a mailto:); unset = no link",
     )
+    credits_low_threshold: int = Field(
+        3,
+        ge=0,
+        description="A balance below this is low: /api/v1/me says credits_low and the Credits "
+        "page says so (0 = never)",
+    )
     max_active_jobs: int = Field(
         20, description="Unfinished jobs a user may have at once (429 beyond)"
     )

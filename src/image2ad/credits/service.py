@@ -47,3 +47,8 @@ def refund_for_job(session: Session, *, user_id: str, job_id: str, amount: int) 
         job_id=job_id,
         note="refund",
     )
+
+
+def is_low(balance: int, threshold: int) -> bool:
+    """Whether a balance is low enough to say so (IMAGE2AD_CREDITS_LOW_THRESHOLD; 0 = never)."""
+    return balance < threshold
