@@ -220,3 +220,17 @@ def test_deleting_a_pack_removes_its_jobs_and_refunds_unfinished_ones(live_app: 
         listed = client.get("/api/v1/packs").json()["items"]
         assert pack["id"] not in [p["id"] for p in listed]
     assert_ledger_invariants(live_app.db, user.id)
+
+
+def test_a_video_pack_is_cropped_to_the_link_ratio_too(live_app: LiveApp) -> None:
+    user = live_app.user(credits=10)
+    with live_app.client(user) as client:
+        body = {"type": "text-to-video", "prompt": "A wave rolls in", "placements": ["link"]}
+        created = client.post("/api/v1/packs", json=body)
+        assert created.status_code == 202, created.text
+        done = wait_pack(live_app, client, created.json())
+        assert done["status"] == "completed", done["jobs"]
+        job = done["jobs"][0]
+        assert PLACEMENTS["link"].matches(job["result_width"], job["result_height"]), job
+        assert job["result_content_type"] == "video/mp4" and job["result_sha256"]
+    assert_ledger_invariants(live_app.db, user.id)

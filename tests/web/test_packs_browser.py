@@ -1,5 +1,6 @@
 """An ad pack in headless Chromium: tick placements in a generator, watch the grid fill, pick a
-winner per placement, animate it, download the pack.
+winner per placement, brand it, share the pack with someone logged out, animate the winner,
+download the pack.
 
 Runs on SQLite. Screenshots go to $IMAGE2AD_SCREENSHOTS when set, else to a temporary folder.
 """
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from image2ad.placements import PLACEMENTS
-from tests.fixtures.browser import MOBILE
+from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import log_in
@@ -46,7 +48,9 @@ def product_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def make_pack(page: Page, live_app: LiveApp, photo: Path, placements: list[str]) -> str:
+def make_pack(
+    page: Page, live_app: LiveApp, photo: Path, placements: list[str], shots: Path
+) -> str:
     page.goto(f"{live_app.base_url}/generate/image-to-image")
     page.set_input_files("#image-input", photo)
     expect(page.locator("#upload-status")).to_contain_text("px")
@@ -60,18 +64,19 @@ def make_pack(page: Page, live_app: LiveApp, photo: Path, placements: list[str])
     # The model's own ratio control steps aside: every placement sets its own.
     expect(page.locator('[data-param="aspect_ratio"]')).to_be_hidden()
     expect(page.locator("#cost-credits")).to_have_text(f"{count} credits")
+    page.screenshot(path=str(shots / "generate-pack.png"), full_page=True)
     page.locator("#generate-button").click()
     page.wait_for_url(f"{live_app.base_url}/packs/*")
     return page.url.rsplit("/", 1)[1]
 
 
-def test_a_pack_from_a_product_photo_fills_in_then_pick_animate_and_download(
-    live_app: LiveApp, page: Page, shots: Path, product_photo: Path
+def test_a_pack_from_a_product_photo_fills_in_then_pick_brand_share_animate_and_download(
+    live_app: LiveApp, browser: Browser, page: Page, shots: Path, product_photo: Path
 ) -> None:
     user = live_app.user(credits=20)
     log_in(page, live_app, user)
     placements = ["feed", "portrait", "story", "link"]
-    pack_id = make_pack(page, live_app, product_photo, placements)
+    pack_id = make_pack(page, live_app, product_photo, placements, shots)
     # Cells fill in without a reload, then the page shows the finished pack.
     expect(page.locator(".pack-cell")).to_have_count(8)
     expect(page.locator('.pack-cell[data-status="completed"]')).to_have_count(8, timeout=60_000)
@@ -102,7 +107,36 @@ def test_a_pack_from_a_product_photo_fills_in_then_pick_animate_and_download(
         with Image.open(io.BytesIO(zipped.read(names[-1]))) as image:
             assert PLACEMENTS["link"].matches(*image.size)
 
+    # Brand the winner: the rendition keeps the result's size.
+    feed.get_by_role("link", name="Open Feed variant 1").click()
+    page.wait_for_url(f"{live_app.base_url}/jobs/*")
+    page.get_by_label("Headline").fill("Squeeze the summer")
+    page.get_by_label("Call to action").fill("Shop now")
+    page.get_by_label("Show safe zones").check()
+    page.locator("#rendition-render").click()
+    rendition = page.locator("#rendition-image")
+    expect(rendition).to_be_visible(timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#rendition-image').naturalWidth > 0")
+    assert rendition.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1024, 1024]
+    page.go_back()
+    page.wait_for_url(f"{live_app.base_url}/packs/{pack_id}")
+
+    # Share the pack: a browser with no account sees every result.
+    page.get_by_text("Share link…").click()
+    page.get_by_role("button", name="Create link").click()
+    url_box = page.locator(f"#share-url-{pack_id}")
+    expect(url_box).to_have_value(re.compile(r"/s/"))
+    stranger = browser.new_context(viewport=DESKTOP)
+    try:
+        public = stranger.new_page()
+        public.goto(url_box.input_value())
+        expect(public.locator("main img")).to_have_count(8)
+        assert "Lemonade" not in public.content()
+    finally:
+        stranger.close()
+
     # Animate the winner: image to video starts from it, and the video names its parent.
+    feed = page.locator(".pack-row").filter(has=page.locator(".frame-feed"))
     feed.get_by_role("link", name="Animate Feed variant 1").click()
     page.wait_for_url(f"{live_app.base_url}/generate/image-to-video?source_job=*")
     expect(page.locator("#image-preview")).to_be_visible()
