@@ -184,6 +184,46 @@ class StorageSettings(BaseSettings):
     )
 
 
+class FunctionsSettings(BaseSettings):
+    """The seed-compatible endpoints under /functions/v1 (docs/adr/0017)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_FUNCTIONS_", env_file=_env_file(), extra="ignore"
+    )
+
+    wait_s: float = Field(
+        600.0,
+        gt=0,
+        description="How long a request is held open for its job; then 504 with the job id",
+    )
+    http_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Plain-http origins an imageUrl may name (tests, a local front-end); "
+        "otherwise only public https addresses are fetched",
+    )
+
+    @field_validator("http_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class SupabaseSettings(BaseSettings):
+    """Supabase Auth user tokens accepted by the seed-compatible endpoints."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_SUPABASE_", env_file=_env_file(), extra="ignore"
+    )
+
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="The project's JWT secret (HS256); unset = Supabase tokens are not accepted",
+    )
+    jwt_audience: str = Field("authenticated", description="The `aud` a user token must carry")
+
+
 class Settings(BaseSettings):
     """Everything image2ad reads from its environment."""
 
@@ -282,6 +322,8 @@ class Settings(BaseSettings):
     emulator: EmulatorKnobs = Field(default_factory=EmulatorKnobs)
     download: DownloadSettings = Field(default_factory=DownloadSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    functions: FunctionsSettings = Field(default_factory=FunctionsSettings)
+    supabase: SupabaseSettings = Field(default_factory=SupabaseSettings)
 
     @field_validator("credits_url")
     @classmethod

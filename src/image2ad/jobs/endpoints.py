@@ -53,10 +53,22 @@ async def create_job(
 ) -> JobOut:
     """Start a generation. An image type takes its reference as `source_upload_id` or as
     `source_job_id` (a completed image job of yours, whose result is copied for it)."""
-    copy = await sources.copy_parent_result(rt, user.id, body)
+    job_out, created = await submit(rt, user.id, body, idempotency_key)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return job_out
+
+
+async def submit(
+    rt: Runtime, user_id: str, body: JobCreate, idempotency_key: str | None = None
+) -> tuple[JobOut, bool]:
+    """Accept the job (charged once, in one transaction) and start its workflow.
+
+    Returns the job and whether this call created it (False: an Idempotency-Key replay)."""
+    copy = await sources.copy_parent_result(rt, user_id, body)
     try:
         job_out, created, attempt = await asyncio.to_thread(
-            _accept, rt, user.id, body, idempotency_key, copy
+            _accept, rt, user_id, body, idempotency_key, copy
         )
     except Exception:
         # Not on cancellation: the thread may still commit a job that needs the copy.
@@ -67,13 +79,12 @@ async def create_job(
         await pipeline.enqueue_submit(job_out.id, attempt)
     else:
         await sources.discard(rt, copy)
-        response.headers["Idempotent-Replayed"] = "true"
         if job_out.status == JobStatus.PENDING:
             # A client retrying after we crashed between commit and enqueue: start it now
             # rather than at the sweeper's safety net (the workflow id makes this a no-op
             # when it already runs).
             await pipeline.enqueue_submit(job_out.id, attempt)
-    return job_out
+    return job_out, created
 
 
 def _accept(

@@ -10,6 +10,7 @@ from image2ad.models.password_reset import PasswordReset
 from image2ad.models.send_gate import SendGate
 from image2ad.models.share import Share
 from image2ad.models.storage_cleanup import StorageCleanup
+from image2ad.models.supabase_identity import SupabaseIdentity
 from image2ad.models.upload import Upload
 from image2ad.models.usage_event import UsageEvent
 from image2ad.models.user import User
@@ -31,6 +32,7 @@ __all__ = [
     "SendGate",
     "Share",
     "StorageCleanup",
+    "SupabaseIdentity",
     "Upload",
     "UsageEvent",
     "User",
