@@ -110,6 +110,7 @@ POINTS = {
     "P6": "job completed, step not checkpointed",
     "F": "failure and refund committed, step not checkpointed",
     "U1": "reference image uploaded to Kie, step not checkpointed",
+    "C1": "result cropped to its placement and written back, step not checkpointed",
 }
 INVARIANTS = {
     "not_terminal": "jobs not terminal after recovery",
@@ -125,6 +126,8 @@ INVARIANTS = {
     "beyond the one legitimate case (sent by a process killed before it saved the id)",
     "usage_events_not_one": "terminal jobs without exactly one usage event",
     "failed_not_by_provider": "jobs failed for a reason other than the provider's",
+    "placement_ratio_wrong": "completed jobs made for a placement without its exact ratio",
+    "result_sha256_wrong": "completed jobs whose result_sha256 is not that of the stored file",
     "unexplained_exits": "processes that died other than by a scheduled kill",
 }
 

@@ -14,6 +14,7 @@ kill. Used by tests/chaos/test_crash_points.py and bench/chaos.py.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from image2ad.db import Database, is_sqlite
 from image2ad.migrate import upgrade
 from image2ad.models import CreditEntry, Job, UsageEvent, User
+from image2ad.placements import PLACEMENTS as BY_ID
 from image2ad.providers.emulator.veo import veo_of
 from tests.fixtures.database import database_url
 from tests.fixtures.emulator import RunningEmulator, run_emulator
@@ -38,7 +40,7 @@ from tests.fixtures.images import image_bytes
 from tests.fixtures.processes import free_port
 from tests.fixtures.s3 import MotoS3, run_moto
 
-POINTS = ["P1", "P2", "P3", "P4", "P5", "P6", "F", "D1", "V1", "U1"]
+POINTS = ["P1", "P2", "P3", "P4", "P5", "P6", "F", "D1", "V1", "U1", "C1"]
 # Each type's default model, plus Veo 3.1 (its own API family) for both video types.
 MIX = [
     ("text-to-image", None),
@@ -48,6 +50,9 @@ MIX = [
     ("text-to-video", "veo3"),
     ("image-to-video", "veo3"),
 ]
+# Every other round of the mix is made for a placement, as a pack's jobs are (set on the row
+# right after the job is accepted, long before its result arrives): most need a crop.
+PLACEMENTS = ["story", "portrait", "link", "feed", "landscape"]
 TERMINAL = {"completed", "failed", "canceled"}
 # Results this large go to S3 as multipart uploads (the smallest part is 5 MiB).
 S3_PADDING = 5 * 1024 * 1024 + 4096
@@ -65,6 +70,8 @@ INVARIANTS = [
     "unexplained_orphan_tasks",
     "usage_events_not_one",
     "failed_not_by_provider",
+    "placement_ratio_wrong",
+    "result_sha256_wrong",
 ]
 
 
@@ -369,8 +376,17 @@ class Harness:
                     self._restart(self.api)
                 continue
             assert response.status_code == 202, response.text
+            self._place(str(response.json()["id"]), n)
             return True
         raise AssertionError(f"job {n} could not be submitted")
+
+    def _place(self, job_id: str, n: int) -> None:
+        round_ = n // len(MIX)
+        if round_ % 2 == 0:
+            return
+        placement = PLACEMENTS[(round_ // 2 + n) % len(PLACEMENTS)]
+        with self.db.session() as session:
+            session.execute(sa.update(Job).where(Job.id == job_id).values(placement=placement))
 
     def _upload_reference(self) -> str:
         assert self.user is not None
@@ -495,6 +511,12 @@ class Harness:
             )
         if job.result_type == "video" and (not job.poster_path or job.poster_path not in stored):
             v["poster_missing"].append(f"{job.id} {job.poster_path}")
+        placement = BY_ID.get(job.placement or "")
+        size = (job.result_width or 0, job.result_height or 0)
+        if placement is not None and not placement.matches(*size):
+            v["placement_ratio_wrong"].append(f"{job.id} {job.placement} {size}")
+        if job.result_path in stored and self._sha256(job.result_path) != job.result_sha256:
+            v["result_sha256_wrong"].append(f"{job.id} recorded {job.result_sha256}")
 
     def _stored_objects(self) -> dict[str, int]:
         """Every whole result object: key -> size."""
@@ -513,6 +535,20 @@ class Harness:
             for path in (root / "results").rglob("*")
             if path.is_file() and not path.name.endswith(".part")
         }
+
+    def _sha256(self, key: str) -> str:
+        digest = hashlib.sha256()
+        if self.moto is not None:
+            body = self.moto.client().get_object(
+                Bucket=self.moto.bucket, Key=f"{self.prefix}/{key}"
+            )
+            for chunk in body["Body"].iter_chunks():
+                digest.update(chunk)
+            return digest.hexdigest()
+        with (self.data_dir / "files" / key).open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def _partial_files(self) -> list[str]:
         if self.moto is not None:

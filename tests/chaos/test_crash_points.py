@@ -1,9 +1,10 @@
 """R1: kill -9 real image2ad processes many times at every crash point, then check every promise.
 
-A seeded random schedule (image2ad.faults) kills the server at P1-P6, F, D1, V1, U1 (and S3
-on S3 storage) while a mix of image and video jobs is in flight; each kill is followed by a
-restart. Per point the run counts kills, jobs in flight and workflows recovered; every invariant
-is asserted. The harness is tests/chaos/harness.py; bench/chaos.py runs it for longer.
+A seeded random schedule (image2ad.faults) kills the server at P1-P6, F, D1, V1, U1, C1 (and
+S3 on S3 storage) while a mix of image and video jobs, some made for a placement, is in flight;
+each kill is followed by a restart. Per point the run counts kills, jobs in flight and
+workflows recovered; every invariant is asserted. The harness is tests/chaos/harness.py;
+bench/chaos.py runs it for longer.
 Set IMAGE2AD_CHAOS_REPORT=path.jsonl to collect the figures for docs/reliability.md,
 IMAGE2AD_CHAOS_SEED to replay a run, IMAGE2AD_CHAOS_KILLS for a shorter or longer one.
 """

@@ -2,12 +2,13 @@
 
 Each case kills a real server process (SIGKILL) right after a step's work is durable and before
 DBOS records the step, restarts it, and checks that the re-run recognised its own earlier work:
-the job ends once, a completed job's file is there with its recorded size, charged once,
-refunded only when it failed. P6 once deleted the paid result of a completed job.
+the job ends once, a completed job's file is there with its recorded size and SHA-256, charged
+once, refunded only when it failed. P6 once deleted the paid result of a completed job.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from image2ad.db import Database
 from image2ad.migrate import upgrade
 from image2ad.models import CreditEntry, Job, UsageEvent
+from image2ad.placements import PLACEMENTS
 from tests.fixtures.database import BACKENDS, database_url
 from tests.fixtures.emulator import RunningEmulator, run_emulator
 from tests.fixtures.factories import TestUser, assert_ledger_invariants, create_user
@@ -35,6 +37,8 @@ class Case:
     point: str
     type: str
     fails: bool = False
+    # Set on the job as a pack does: its result is cropped to this placement (C1).
+    placement: str | None = None
 
 
 CASES = [
@@ -44,6 +48,8 @@ CASES = [
     Case("V1", "text-to-video"),
     Case("U1", "image-to-image"),
     Case("F", "text-to-image", fails=True),
+    Case("C1", "text-to-image", placement="story"),
+    Case("C1", "text-to-video", placement="portrait"),
 ]
 
 
@@ -97,6 +103,10 @@ def test_a_step_re_run_after_its_commit_keeps_what_it_did(setup: Setup, case: Ca
     server.start({"IMAGE2AD_FAULT": f"{case.point}:1"})
     try:
         job_id = submit(server, user, case)
+        if case.placement is not None:
+            with setup.db.session() as session:
+                values = {"placement": case.placement}
+                session.execute(sa.update(Job).where(Job.id == job_id).values(**values))
         assert server.wait_exit(timeout=60) is not None, f"{case.point} was never reached"
         server.start()
         job = wait_terminal(server, user, job_id)
@@ -121,8 +131,12 @@ def test_a_step_re_run_after_its_commit_keeps_what_it_did(setup: Setup, case: Ca
         return
     assert result.status_code == 200, result.text
     assert len(result.content) == row.result_size
+    assert row.result_sha256 == hashlib.sha256(result.content).hexdigest()
     stored = setup.data_dir / "files" / str(row.result_path)
     assert stored.stat().st_size == row.result_size
+    if case.placement is not None:
+        assert row.result_width and row.result_height
+        assert PLACEMENTS[case.placement].matches(row.result_width, row.result_height)
     if case.type.endswith("video"):
         assert row.poster_path and (setup.data_dir / "files" / row.poster_path).exists()
 
