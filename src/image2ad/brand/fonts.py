@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
@@ -38,7 +38,17 @@ def get(font_id: str | None) -> Font:
     return FONTS.get(font_id or DEFAULT_FONT, FONTS[DEFAULT_FONT])
 
 
-@lru_cache(maxsize=256)
+# FreeType faces are not safe to share between threads, so each painting thread keeps its own.
+_faces = threading.local()
+FACES_PER_THREAD = 64
+
+
 def truetype(font_id: str, size: int) -> ImageFont.FreeTypeFont:
-    """The font at `size` pixels; cached, since fitting text tries many sizes."""
-    return ImageFont.truetype(str(get(font_id).path), size)
+    """The font at `size` pixels; kept, since fitting text tries many sizes."""
+    cache: dict[tuple[str, int], ImageFont.FreeTypeFont] | None = getattr(_faces, "cache", None)
+    if cache is None or len(cache) >= FACES_PER_THREAD:
+        cache = _faces.cache = {}
+    face = cache.get((font_id, size))
+    if face is None:
+        face = cache[(font_id, size)] = ImageFont.truetype(str(get(font_id).path), size)
+    return face
