@@ -167,6 +167,8 @@ def check_signed_in_pages(live_app: LiveApp, page: Page, checker: Any, ids: dict
     checker(page, "api keys")
     page.goto(f"{base}/brand")
     checker(page, "brand kit")
+    page.goto(f"{base}/credits")
+    checker(page, "credits")
     page.goto(f"{base}/jobs/{ids['image']}")
     page.get_by_label("Headline", exact=True).fill("Amber, bottled")
     page.get_by_role("button", name="Render").click()
