@@ -81,12 +81,12 @@ def local_user(rt: Runtime, claims: SupabaseUser, address: str) -> User:
         return user
     try:
         return _sign_up(rt, claims, address)
-    except IntegrityError:
-        # A concurrent first request linked it (or took the email) first.
+    except IntegrityError as exc:
+        # A concurrent first request linked it first, or a sign-up took the email meanwhile.
         with rt.db.session(read_only=True) as session:
             user = repository.linked_user(session, claims.subject)
         if user is None:
-            raise
+            raise _email_taken() from exc
         return user
 
 
@@ -104,11 +104,15 @@ def _sign_up(rt: Runtime, claims: SupabaseUser, address: str) -> User:
         if accounts.get_user_by_email(session, email) is not None:
             # image2ad does not verify emails: linking by address would hand an account to
             # whoever registered that address first, here or at Supabase.
-            raise Conflict(
-                "An image2ad account with this email already exists and is not linked to "
-                "this Supabase user; use its API key.",
-                field="email",
-            )
+            raise _email_taken()
         user = auth.create_user(session, email, credits_granted=rt.settings.signup_credits)
         repository.link(session, claims.subject, user.id)
         return user
+
+
+def _email_taken() -> Conflict:
+    return Conflict(
+        "An image2ad account with this email already exists and is not linked to this "
+        "Supabase user; use its API key.",
+        field="email",
+    )
