@@ -14,6 +14,7 @@ from image2ad.models.supabase_identity import SupabaseIdentity
 from image2ad.models.upload import Upload
 from image2ad.models.usage_event import UsageEvent
 from image2ad.models.user import User
+from image2ad.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from image2ad.models.web_session import WebSession
 from image2ad.models.worker import WorkerHeartbeat
 
@@ -37,5 +38,8 @@ __all__ = [
     "UsageEvent",
     "User",
     "WebSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WorkerHeartbeat",
 ]
