@@ -131,6 +131,18 @@ def count_for_user(session: Session, user_id: str, filters: JobFilter) -> int:
     return int(session.scalar(sa.select(sa.func.count()).select_from(matching)) or 0)
 
 
+def children_of(session: Session, job_id: str, user_id: str, limit: int) -> list[Job]:
+    """The user's visible jobs made from this job's result, newest first."""
+    return list(
+        session.scalars(
+            sa.select(Job)
+            .where(Job.parent_job_id == job_id, Job.user_id == user_id, Job.deleted_at.is_(None))
+            .order_by(Job.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
 def set_starred(session: Session, job_id: str, when: datetime | None) -> None:
     """Star a job at `when` (keeping an earlier star) or, with None, unstar it."""
     stmt = sa.update(Job).where(Job.id == job_id)

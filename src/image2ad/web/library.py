@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from image2ad.catalog import GenerationType
 from image2ad.deps import RuntimeDep
+from image2ad.jobs import repository
 from image2ad.jobs import service as jobs
 from image2ad.jobs.schemas import JobOut
 from image2ad.jobs.status import JobStatus
@@ -24,6 +25,8 @@ from image2ad.web.render import fragment, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 24
+# Jobs made from a result that its page lists, newest first.
+CHILDREN_SHOWN = 20
 Filter = Annotated[str | None, Query(max_length=200)]
 # Cursors of the pages before this one (about 40 characters each), for "Newer".
 TRAIL_MAX = 40
@@ -134,11 +137,17 @@ class Pages:
 @router.get("/jobs/{job_id}")
 def job_page(job_id: str, request: Request, user: PageUser, rt: RuntimeDep) -> Response:
     job = _load(rt, user, job_id)
+    with rt.db.session(read_only=True) as session:
+        children = [
+            jobs.to_out(child, rt.signer)
+            for child in repository.children_of(session, job.id, user.id, CHILDREN_SHOWN)
+        ]
     return render(
         request,
         "job.html",
         user=user,
         job=job,
+        children=children,
         model=rt.catalog.find(job.type.value, job.model),
         placement=PLACEMENTS.get(job.placement or ""),
         active="library",
