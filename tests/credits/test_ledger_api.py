@@ -211,7 +211,14 @@ def test_paging_moves_through_every_line_once(live_app: LiveApp) -> None:
         assert [i["kind"] for i in last["items"]] == ["grant", "signup"]
         assert last["next_cursor"] is None
         assert len(client.get("/api/v1/credits/ledger").json()["items"]) == 8
-        for params in ({"limit": 0}, {"limit": 101}, {"cursor": "abc"}, {"cursor": "-1"}):
+        for params in (
+            {"limit": 0},
+            {"limit": 101},
+            {"cursor": "abc"},
+            {"cursor": "-1"},
+            {"cursor": "²"},
+            {"cursor": "9" * 19},
+        ):
             response = client.get("/api/v1/credits/ledger", params=params)
             assert response.status_code == 422, params
             assert response.json()["error"]["code"] == "invalid_input"

@@ -25,7 +25,12 @@ def test_requests_without_a_valid_key_get_401(live_app: LiveApp) -> None:
 def test_me_reports_the_balance(live_app: LiveApp) -> None:
     user = live_app.user(credits=7)
     with live_app.client(user) as client:
-        assert client.get("/api/v1/me").json() == {"id": user.id, "email": user.email, "credits": 7}
+        assert client.get("/api/v1/me").json() == {
+            "id": user.id,
+            "email": user.email,
+            "credits": 7,
+            "credits_low": False,
+        }
 
 
 def test_bad_input_gets_422_naming_the_field_and_charges_nothing(live_app: LiveApp) -> None:

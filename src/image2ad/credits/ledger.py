@@ -40,7 +40,8 @@ REFUND_DEFAULT = "The generation failed"
 
 
 def decode_cursor(cursor: str) -> int:
-    if not cursor.isdigit() or len(cursor) > 19:
+    # An entry id: ASCII digits, short enough for any database's 64-bit integer.
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
         raise InvalidInput("cursor is not valid.", field="cursor")
     return int(cursor)
 
