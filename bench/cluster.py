@@ -202,7 +202,8 @@ class Cluster:
         port = free_port()
         self.emulator_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "bench.emulator", "--port", str(port)]
-        argv += ["--admin-key", EMULATOR_ADMIN_KEY]
+        # One argument: a random key may begin with "-", which argparse would read as an option.
+        argv += [f"--admin-key={EMULATOR_ADMIN_KEY}"]
         argv += ["--settings", json.dumps(self.emulator_settings)]
         process = Process("emulator", argv, {}, self.run_dir / "emulator.log")
         self.processes["emulator"] = process

@@ -33,6 +33,9 @@ from image2ad.jobs import export_endpoints as jobs_export
 from image2ad.jobs.callbacks import CallbackChecks
 from image2ad.jobs.checker import Sweeper
 from image2ad.net.headers import NoSniff
+from image2ad.observability import endpoints as observability
+from image2ad.observability.context import RequestId
+from image2ad.observability.provider import ProviderCheck
 from image2ad.packs import endpoints as packs
 from image2ad.runtime import Runtime, install
 from image2ad.shares import endpoints as shares
@@ -102,6 +105,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     )
     app.state.runtime = runtime
     app.state.callback_checks = CallbackChecks()
+    app.state.provider_check = ProviderCheck()
     app.state.emulator = emulator_app.state.emulator if emulator_app is not None else None
     app.add_middleware(
         CORSMiddleware,
@@ -118,8 +122,10 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         ],
     )
     app.add_middleware(NoSniff)
+    app.add_middleware(RequestId)
     _install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(observability.router)
     app.include_router(account.router)
     app.include_router(credits.router)
     app.include_router(uploads.router)

@@ -256,6 +256,20 @@ class Settings(BaseSettings):
     )
     executor_id: str | None = Field(None, description="Stable unique id of this process")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per record; json: one JSON object per line"
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Where `serve` and `worker` keep their counted metrics, one file per "
+        "executor id, summed by GET /metrics; processes of one host share it "
+        "(unset = data_dir/metrics)",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token GET /metrics requires from clients not on loopback "
+        "(unset = /metrics answers loopback only)",
+    )
     app_version: str = Field("1", description="Pinned durable-workflow application version")
     signup_credits: int = Field(
         10, ge=0, description="Free credits granted to every new account (0 = none)"
@@ -368,6 +382,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mail_from(self) -> str:
         return self.mail_from or f"image2ad@{urlsplit(self.resolved_public_url).hostname}"
+
+    @cached_property
+    def resolved_metrics_dir(self) -> Path:
+        return (self.metrics_dir or self.data_dir / "metrics").resolve()
 
     @property
     def uses_emulator(self) -> bool:
