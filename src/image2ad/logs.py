@@ -1,7 +1,8 @@
 """Logging set-up shared by every command, with secrets scrubbed from every record.
 
 Every line, ours, uvicorn's and DBOS's, leaves through the root handler in one format:
-`2026-01-31T12:00:00.123Z LEVEL logger message` (UTC).
+`2026-01-31T12:00:00.123Z LEVEL logger message` (UTC), or with IMAGE2AD_LOG_FORMAT=json one
+JSON object per line that also names the request and the job the line was written for.
 """
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from image2ad.observability.context import ContextFields
 
 FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -52,20 +59,48 @@ class UTCFormatter(logging.Formatter):
         return time.gmtime(seconds)
 
 
-def log_config(level: str) -> dict[str, Any]:
+class JsonLines(JsonFormatter):
+    """`{"time", "level", "logger", "message", "request_id"?, "job_id"?, "exc_info"?, …}`.
+
+    The whole line is scrubbed again: a traceback or an `extra` field is not part of the
+    message that RedactSecrets cleans.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["message"],
+            # uvicorn's coloured copy of the message repeats it.
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+        )
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        when = datetime.fromtimestamp(record.created, UTC)
+        log_data["time"] = when.strftime(DATE_FORMAT) + f".{int(record.msecs):03d}Z"
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        super().add_fields(log_data, record, message_dict)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
     """A dictConfig for the app and uvicorn (access log included), every handler filtered."""
     handler = {
         "class": "logging.StreamHandler",
-        "formatter": "plain",
-        "filters": ["redact"],
+        "formatter": "json" if log_format == "json" else "plain",
+        "filters": ["redact", "context"],
         "stream": "ext://sys.stderr",
     }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactSecrets}},
+        "filters": {"redact": {"()": RedactSecrets}, "context": {"()": ContextFields}},
         "formatters": {
             "plain": {"()": UTCFormatter, "format": FORMAT, "datefmt": DATE_FORMAT},
+            "json": {"()": JsonLines},
         },
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level.upper()},
@@ -81,10 +116,10 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
-def configure(level: str) -> None:
+def configure(level: str, log_format: str = "text") -> None:
     import logging.config
 
-    logging.config.dictConfig(log_config(level))
+    logging.config.dictConfig(log_config(level, log_format))
 
 
 def adopt_dbos_logger() -> None:

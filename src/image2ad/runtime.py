@@ -31,6 +31,11 @@ KIE_CDN_HOSTS = frozenset(
 )
 
 
+def default_executor_id(role: str) -> str:
+    """A process's executor id when IMAGE2AD_EXECUTOR_ID is unset."""
+    return f"{socket.gethostname()}-{role}"
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -183,7 +188,7 @@ class Runtime:
         )
 
     def executor_id(self) -> str:
-        return self.settings.executor_id or f"{socket.gethostname()}-{self.role}"
+        return self.settings.executor_id or default_executor_id(self.role)
 
     async def aclose(self) -> None:
         """Close every loop's client, each on its own loop (DBOS runs workflows on another)."""

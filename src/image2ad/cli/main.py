@@ -50,8 +50,17 @@ app.command("doctor")(doctor)
 
 def _settings() -> Settings:
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return settings
+
+
+def _count_metrics(settings: Settings, role: str) -> None:
+    """This process's counted metrics go to the host's metrics directory, under its executor id."""
+    from image2ad.observability import events
+    from image2ad.runtime import default_executor_id
+
+    process_id = settings.executor_id or default_executor_id(role)
+    events.enable_multiprocess(settings.resolved_metrics_dir, process_id)
 
 
 def _database() -> Database:
@@ -81,7 +90,8 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
+    _count_metrics(settings, "serve" if worker else "api")
     application = create_app(settings, worker=worker, settle_heap=True)
     log.info("image2ad serving on http://%s:%s", settings.host, settings.port)
     # uvicorn re-raises the signal it stopped for once it is done; a handler of ours absorbs it,
@@ -91,7 +101,7 @@ def serve(
         application,
         host=settings.host,
         port=settings.port,
-        log_config=logs.log_config(settings.log_level),
+        log_config=logs.log_config(settings.log_level, settings.log_format),
         **uvicorn_proxy_options(settings),
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) or None,
         http=BoundedHeadProtocol,
@@ -118,6 +128,7 @@ def worker_command() -> None:
 
     settings = _settings()
     settings.check_secrets()
+    _count_metrics(settings, "worker")
     runtime = Runtime.build(settings, role="worker")
 
     async def run() -> None:

@@ -22,6 +22,7 @@ from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.pipeline.steps import db_step, fail_job
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
+from image2ad.observability.context import bind_job
 from image2ad.placements.crop import CropFailed
 from image2ad.providers.errors import ProviderError
 from image2ad.providers.kie.veo import VeoApi
@@ -336,6 +337,7 @@ def poster_key(key: str) -> str:
 @DBOS.workflow(name="finish_job")
 async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
     """Finish a job whose outcome recordInfo confirmed, or whose deadline passed."""
+    bind_job(job_id)
     credits_used = outcome.get("credits_consumed")
     if outcome["kind"] != "success":
         await fail_job(job_id, outcome["code"], outcome["message"], credits_used)

@@ -16,6 +16,7 @@ from image2ad.jobs import repository
 from image2ad.jobs.pipeline.steps import db_step, fail_job, fail_model_unavailable
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models.base import utcnow
+from image2ad.observability.context import bind_job
 from image2ad.providers.errors import (
     ProviderError,
     ProviderModelUnavailable,
@@ -233,6 +234,7 @@ def create_request(plan: dict[str, Any], image_urls: list[str]) -> dict[str, Any
 
 @DBOS.workflow(name="submit_job")
 async def submit_job(job_id: str) -> None:
+    bind_job(job_id)
     plan = await begin_submit(job_id)
     if plan is None:
         return

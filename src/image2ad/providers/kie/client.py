@@ -19,9 +19,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from image2ad.observability import events
 from image2ad.providers.base import TaskRecord, UploadedFile
 from image2ad.providers.errors import (
     ProviderError,
+    ProviderModelUnavailable,
     ProviderNetworkError,
     ProviderRateLimited,
     ProviderServerError,
@@ -341,8 +343,34 @@ class KieClient:
         )
         async for try_ in retrying:
             with try_:
-                return await attempt(try_.retry_state.attempt_number)
+                return await _counted(op, attempt(try_.retry_state.attempt_number))
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+async def _counted(op: str, call: Awaitable[T]) -> T:
+    """Every attempt at every operation is counted here, by its outcome (GET /metrics)."""
+    try:
+        result = await call
+    except ProviderError as exc:
+        events.provider_request(op, outcome(exc))
+        raise
+    events.provider_request(op, "ok")
+    return result
+
+
+def outcome(exc: ProviderError) -> str:
+    """The outcome label of a failed attempt."""
+    if isinstance(exc, ProviderRateLimited):
+        return "rate_limited"
+    if isinstance(exc, ProviderModelUnavailable):
+        return "model_unavailable"
+    if isinstance(exc, ProviderUnavailable):
+        return "unavailable"
+    if isinstance(exc.__cause__, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc.__cause__, httpx.RequestError):
+        return "network_error"
+    return "http_error"
 
 
 def _log_retry(op: str, state: RetryCallState) -> None:

@@ -11,6 +11,7 @@ than period / limit, whichever process makes them.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from image2ad.db import Database
 from image2ad.models import SendGate
 from image2ad.models.base import utcnow
+from image2ad.observability import events
 
 # Spacing slack: absorbs the jitter between a reserved moment and the call reaching Kie.
 MARGIN = 1.01
@@ -50,7 +52,9 @@ def reserve(db: Database, name: str, gap: timedelta) -> datetime:
 
 
 async def wait_turn(db: Database, name: str, gap: timedelta) -> None:
+    started = time.monotonic()
     slot = await asyncio.to_thread(reserve, db, name, gap)
     delay = (slot - utcnow()).total_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
+    events.pace_waited(time.monotonic() - started)

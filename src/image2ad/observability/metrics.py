@@ -1,0 +1,122 @@
+"""Prometheus metrics for GET /metrics.
+
+Two kinds, read differently:
+- Events a process counts as they happen (provider requests, createTask pace waits): events.py,
+  summed over every process of the host at scrape time.
+- Facts about jobs (terminal counts, completion times, unfinished jobs by status and stage),
+  computed from the database at scrape time: the same answer from every API process, true
+  across restarts and whichever process finished the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from image2ad.db import Database
+from image2ad.jobs.status import ACTIVE, TERMINAL, JobStatus
+from image2ad.models import Job
+from image2ad.observability import events
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+COMPLETION_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
+
+
+class JobCollector(Collector):
+    """The job metrics, read from the database at each scrape."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterable[Metric]:
+        terminal = [str(s) for s in TERMINAL]
+        active = [str(s) for s in ACTIVE]
+        with self.db.session() as session:
+            done = session.execute(
+                sa.select(Job.type, Job.model, Job.status, sa.func.count())
+                .where(Job.status.in_(terminal))
+                .group_by(Job.type, Job.model, Job.status)
+            ).all()
+            depth = session.execute(
+                sa.select(Job.status, Job.stage, sa.func.count())
+                .where(Job.status.in_(active))
+                .group_by(Job.status, Job.stage)
+            ).all()
+            duration = _seconds_between(session.get_bind().dialect.name)
+            per_bucket = [
+                sa.func.sum(sa.case((duration <= bound, 1), else_=0))
+                for bound in COMPLETION_BUCKETS
+            ]
+            completion = session.execute(
+                sa.select(Job.type, sa.func.count(), sa.func.sum(duration), *per_bucket)
+                .where(Job.status == JobStatus.COMPLETED, Job.completed_at.is_not(None))
+                .group_by(Job.type)
+            ).all()
+
+        jobs = CounterMetricFamily(
+            "image2ad_jobs",
+            "Jobs that reached a terminal status (completed, failed, canceled), from the database.",
+            labels=["type", "model", "status"],
+        )
+        for type_, model, status, count in done:
+            jobs.add_metric([type_, model, status], count)
+        yield jobs
+
+        queue = GaugeMetricFamily(
+            "image2ad_queue_depth",
+            "Unfinished jobs now, by status and stage, from the database.",
+            labels=["status", "stage"],
+        )
+        for status in active:
+            queue.add_metric([status, ""], 0)
+        for status, stage, count in depth:
+            queue.add_metric([status, stage or ""], count)
+        yield queue
+
+        histogram = HistogramMetricFamily(
+            "image2ad_job_completion_seconds",
+            "Seconds from a job's creation to its completion, completed jobs by type.",
+            labels=["type"],
+        )
+        for type_, count, total, *cumulative in completion:
+            buckets = [
+                (_bucket_label(bound), int(n or 0))
+                for bound, n in zip(COMPLETION_BUCKETS, cumulative, strict=True)
+            ]
+            buckets.append(("+Inf", int(count)))
+            histogram.add_metric([type_], buckets, float(total or 0.0))
+        yield histogram
+
+
+def _seconds_between(dialect: str) -> sa.ColumnElement[float]:
+    if dialect == "postgresql":
+        return sa.cast(sa.extract("epoch", Job.completed_at - Job.created_at), sa.Float)
+    # SQLite keeps the timestamps as ISO text; julianday reads it (days, as a float).
+    return (sa.func.julianday(Job.completed_at) - sa.func.julianday(Job.created_at)) * 86400.0
+
+
+def _bucket_label(bound: float) -> str:
+    return repr(float(bound))
+
+
+class _LocalEvents(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from events.local_registry().collect()
+
+
+def render(db: Database) -> bytes:
+    """The exposition text: this host's counted events (every process) and the job metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    directory = events.multiprocess_dir()
+    if directory is not None:
+        MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_LocalEvents())
+    registry.register(JobCollector(db))
+    return generate_latest(registry)
