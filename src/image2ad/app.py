@@ -43,6 +43,8 @@ from image2ad.shares import pages as share_pages
 from image2ad.uploads import endpoints as uploads
 from image2ad.web import routes as web
 from image2ad.web.errors import error_page, is_page
+from image2ad.webhooks import endpoints as webhooks
+from image2ad.webhooks import pages as webhook_pages
 
 log = logging.getLogger(__name__)
 # Every body the API takes is a small JSON document or form, except an upload (its route sets
@@ -142,6 +144,8 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(shares.router)
     app.include_router(share_pages.router)
     app.include_router(credit_pages.router)
+    app.include_router(webhooks.router)
+    app.include_router(webhook_pages.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     if emulator_app is not None:

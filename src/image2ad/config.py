@@ -224,6 +224,44 @@ class SupabaseSettings(BaseSettings):
     jwt_audience: str = Field("authenticated", description="The `aud` a user token must carry")
 
 
+class WebhookSettings(BaseSettings):
+    """Outbound webhooks (docs/adr/0016-webhooks.md)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGE2AD_WEBHOOKS_", env_file=_env_file(), extra="ignore"
+    )
+
+    allow_private: bool = Field(
+        False,
+        description="Allow endpoints on plain http and on loopback, private or link-local "
+        "addresses (tests, a receiver on your own network)",
+    )
+    retry_delays_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [
+            5.0,
+            30.0,
+            120.0,
+            600.0,
+            1800.0,
+            3600.0,
+            7200.0,
+            14400.0,
+            28800.0,
+            28800.0,
+        ],
+        description="Pauses between the attempts of one delivery (about a day in all)",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Time allowed for one delivery attempt")
+    max_endpoints: int = Field(10, ge=1, description="Endpoints a user may have")
+
+    @field_validator("retry_delays_s", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     """Everything image2ad reads from its environment."""
 
@@ -338,6 +376,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     functions: FunctionsSettings = Field(default_factory=FunctionsSettings)
     supabase: SupabaseSettings = Field(default_factory=SupabaseSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("credits_url")
     @classmethod

@@ -19,6 +19,7 @@ from image2ad.providers.base import TaskRecord, TaskState
 from image2ad.providers.errors import ProviderError, ProviderTaskNotFound
 from image2ad.runtime import Runtime
 from image2ad.storage import cleanup
+from image2ad.webhooks.relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class Sweeper:
         self._last_beat = -1e9
         self._last_model_check = -1e9
         self._model_check: asyncio.Task[None] | None = None
+        self.webhooks = Relay(rt)
 
     async def run_forever(self) -> None:
         interval = self.rt.settings.jobs.sweep_interval_s
@@ -202,6 +204,7 @@ class Sweeper:
                 self._spawn(check_job(self.rt, job.id))
             else:
                 await asyncio.to_thread(self._resubmit_orphaned, job)
+        self.webhooks.poke()
         await self._retention()
         await self._cleanups()
         await self._model_checks()
@@ -315,3 +318,4 @@ class Sweeper:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.webhooks.aclose()

@@ -21,6 +21,7 @@ from image2ad.db import is_sqlite
 from image2ad.jobs import pipeline
 from image2ad.logs import adopt_dbos_logger
 from image2ad.runtime import Runtime
+from image2ad.webhooks import delivery
 
 BATCH = 500
 
@@ -98,6 +99,11 @@ async def launch(rt: Runtime) -> None:
         on_conflict="always_update",
     )
     pipeline.use_queues(create, finish)
+    # No concurrency cap: a delivery waiting out its retry pause holds its place for hours.
+    webhooks = await DBOS.register_queue_async(
+        delivery.QUEUE, polling_interval_sec=0.2, on_conflict="always_update"
+    )
+    delivery.use_queue(webhooks)
 
 
 async def shutdown(rt: Runtime | None = None, grace_s: float = 0) -> None:

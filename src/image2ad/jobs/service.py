@@ -27,6 +27,7 @@ from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.links import LinkSigner
 from image2ad.models import IdempotencyKey, Job, UsageEvent, User
 from image2ad.models.base import utcnow
+from image2ad.webhooks import outbox
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # The API starts the submit workflow right after commit; this is only the safety net for a
@@ -144,6 +145,7 @@ def insert_charged(
     session.add(job)
     session.flush()
     credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=priced.credits)
+    outbox.credits_charged(session, user.id, priced.credits)
     return job
 
 
@@ -213,6 +215,7 @@ def fail_and_refund(
     _record_usage(
         session, job, outcome=status.value, finished=now, provider_credits=provider_credits
     )
+    outbox.job_ended(session, job, status.value)
     return True
 
 
@@ -257,6 +260,7 @@ def complete(
     _record_usage(
         session, job, outcome="completed", finished=now, provider_credits=provider_credits
     )
+    outbox.job_ended(session, job, JobStatus.COMPLETED.value)
     return True
 
 

@@ -14,8 +14,8 @@ from image2ad.models.supabase_identity import SupabaseIdentity
 from image2ad.models.upload import Upload
 from image2ad.models.usage_event import UsageEvent
 from image2ad.models.user import User
-from image2ad.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from image2ad.models.web_session import WebSession
+from image2ad.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from image2ad.models.worker import WorkerHeartbeat
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""Signed outbound webhooks: endpoints, an outbox of events, durable deliveries (ADR 0016)."""
