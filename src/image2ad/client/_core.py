@@ -32,7 +32,7 @@ OnUpdate = Callable[[Job], object]
 
 # These never reached the server, so sending again cannot do anything twice.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_backoff = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+_backoff = wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
 
 def headers(api_key: str) -> dict[str, str]:
@@ -65,7 +65,7 @@ def retry_options(max_retries: int, *, replayable: bool) -> dict[str, Any]:
     create carrying its Idempotency-Key), so an answer lost on the way back may be asked again."""
 
     def should_retry(exc: BaseException) -> bool:
-        if isinstance(exc, _UNSENT | RateLimited):
+        if isinstance(exc, (*_UNSENT, RateLimited)):
             return True
         if isinstance(exc, httpx.TransportError):
             return replayable
