@@ -87,12 +87,16 @@ async def submit(
     return job_out, created
 
 
+def deadline_for(rt: Runtime, type_: GenerationType) -> timedelta:
+    """How long a new job of this type may take before it ends failed and refunded."""
+    jobs = rt.settings.jobs
+    video = type_.result_type == "video"
+    return timedelta(seconds=jobs.video_deadline_s if video else jobs.image_deadline_s)
+
+
 def _accept(
     rt: Runtime, user_id: str, body: JobCreate, key: str | None, copy: sources.ResultCopy | None
 ) -> tuple[JobOut, bool, int]:
-    jobs = rt.settings.jobs
-    video = body.type.result_type == "video"
-    deadline = jobs.video_deadline_s if video else jobs.image_deadline_s
     try:
         with rt.db.session() as session:
             user = session.get_one(User, user_id)
@@ -101,7 +105,7 @@ def _accept(
                 user,
                 body,
                 catalog=rt.catalog,
-                deadline=timedelta(seconds=deadline),
+                deadline=deadline_for(rt, body.type),
                 idempotency_key=key,
                 max_active=rt.settings.max_active_jobs,
                 source_copy=copy,

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from image2ad.deps import CurrentUser, RuntimeDep
 from image2ad.errors import COMMON_ERRORS
 from image2ad.jobs import export
+from image2ad.runtime import Runtime
 from image2ad.storage.serving import FILE_HEADERS
 from image2ad.throttle import limit_api
 
@@ -50,13 +51,17 @@ async def results_zip(
         with rt.db.session(read_only=True) as session:
             return export.entries(session, user.id, wanted)
 
-    members = await asyncio.to_thread(load)
+    return zip_response(rt, await asyncio.to_thread(load), export.archive_name())
+
+
+def zip_response(rt: Runtime, members: list[export.Entry], filename: str) -> StreamingResponse:
+    """The members as one ZIP download, streamed as it is written."""
     return StreamingResponse(
         export.zip_stream(rt.storage, members),
         media_type="application/zip",
         headers={
             **FILE_HEADERS,
-            "Content-Disposition": f'attachment; filename="{export.archive_name()}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "private, no-store",
         },
     )

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +14,8 @@ from image2ad.errors import COMMON_ERRORS, RequestInFlight, error_responses
 from image2ad.faults import crash_point
 from image2ad.jobs import export as jobs_export
 from image2ad.jobs import pipeline, sources
-from image2ad.jobs.endpoints import IdempotencyKeyHeader
+from image2ad.jobs.endpoints import IdempotencyKeyHeader, deadline_for
+from image2ad.jobs.export_endpoints import zip_response
 from image2ad.jobs.schemas import QuoteCreate
 from image2ad.jobs.status import JobStatus
 from image2ad.models import User
@@ -24,7 +23,6 @@ from image2ad.packs import export, repository, service
 from image2ad.packs.schemas import PackCreate, PackList, PackOut, PackQuoteCreate, PackQuoteOut
 from image2ad.runtime import Runtime
 from image2ad.storage import cleanup
-from image2ad.storage.serving import FILE_HEADERS
 from image2ad.throttle import limit_api
 
 router = APIRouter(
@@ -80,9 +78,6 @@ def _source_of(body: PackCreate) -> QuoteCreate:
 def _accept(
     rt: Runtime, user_id: str, body: PackCreate, key: str | None, copy: sources.ResultCopy | None
 ) -> tuple[PackOut, bool, list[tuple[str, int]]]:
-    jobs = rt.settings.jobs
-    video = body.type.result_type == "video"
-    deadline = jobs.video_deadline_s if video else jobs.image_deadline_s
     try:
         with rt.db.session() as session:
             user = session.get_one(User, user_id)
@@ -91,7 +86,7 @@ def _accept(
                 user,
                 body,
                 catalog=rt.catalog,
-                deadline=timedelta(seconds=deadline),
+                deadline=deadline_for(rt, body.type),
                 idempotency_key=key,
                 max_active=rt.settings.max_active_jobs,
                 source_copy=copy,
@@ -188,12 +183,4 @@ async def pack_zip(pack_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
             return export.entries(session, pack), export.archive_name(pack)
 
     members, name = await asyncio.to_thread(load)
-    return StreamingResponse(
-        jobs_export.zip_stream(rt.storage, members),
-        media_type="application/zip",
-        headers={
-            **FILE_HEADERS,
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return zip_response(rt, members, name)
