@@ -18,4 +18,6 @@ class User(Base):
     # A cache of sum(credit_entries.amount), updated in the same transaction as each entry.
     credits: Mapped[int] = mapped_column(sa.Integer, default=0)
     is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Set by an admin: the account cannot log in or use its API keys until it is cleared.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
