@@ -9,7 +9,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from image2ad.config import WebhookSettings
 from tests.fixtures.live_app import LiveApp
+from tests.webhooks.helpers import add_endpoint, finished_job, wait_deliveries
+from tests.webhooks.receiver import receiver
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -19,6 +22,7 @@ FAMILIES = {
     "image2ad_job_completion_seconds",
     "image2ad_provider_requests",
     "image2ad_provider_pace_wait_seconds",
+    "image2ad_webhook_deliveries",
 }
 # Seen from the app as a client elsewhere: uvicorn believes loopback's X-Forwarded-For.
 OUTSIDE = {"X-Forwarded-For": "203.0.113.7"}
@@ -109,3 +113,23 @@ def test_without_a_token_the_endpoint_is_loopback_only(live_app: LiveApp) -> Non
         reply = httpx.get(f"{live_app.base_url}/metrics", headers=headers)
         assert reply.status_code == 404, headers
         assert "image2ad" not in reply.text
+
+
+def test_webhook_deliveries_are_counted_by_state(live_app: LiveApp) -> None:
+    runtime = live_app.app.state.runtime
+    saved = runtime.settings.webhooks
+    runtime.settings.webhooks = WebhookSettings(allow_private=True, retry_delays_s=[0.4])
+    try:
+        _, before = scrape(live_app.base_url)
+        user = live_app.user()
+        with receiver() as got, live_app.client(user) as client:
+            endpoint = add_endpoint(client, got.url, ["job.completed"])
+            finished_job(live_app, client, "Hooked")
+            wait_deliveries(
+                client, endpoint["id"], lambda items: items and items[0]["state"] == "delivered"
+            )
+    finally:
+        runtime.settings.webhooks = saved
+    _, after = scrape(live_app.base_url)
+    delivered = value(after, "image2ad_webhook_deliveries", state="delivered")
+    assert delivered >= value(before, "image2ad_webhook_deliveries", state="delivered") + 1

@@ -3,9 +3,11 @@
 Two kinds, read differently:
 - Events a process counts as they happen (provider requests, createTask pace waits): events.py,
   summed over every process of the host at scrape time.
-- Facts about jobs (terminal counts, completion times, unfinished jobs by status and stage),
-  computed from the database at scrape time: the same answer from every API process, true
-  across restarts and whichever process finished the job.
+- Facts about jobs (terminal counts, completion times, unfinished jobs by status and stage)
+  and webhook deliveries (by state), computed from the database at scrape time: the same
+  answer from every API process, true across restarts and whichever process did the work.
+  `image2ad_jobs_total` is a count of rows, so it only falls when an account (and with it its
+  jobs) is deleted; Prometheus takes that for a counter reset.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from prometheus_client.registry import Collector
 
 from image2ad.db import Database
 from image2ad.jobs.status import ACTIVE, TERMINAL, JobStatus
-from image2ad.models import Job
+from image2ad.models import Job, WebhookDelivery
 from image2ad.observability import events
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 COMPLETION_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
 
 
-class JobCollector(Collector):
-    """The job metrics, read from the database at each scrape."""
+class DatabaseCollector(Collector):
+    """The job and webhook metrics, read from the database at each scrape."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -57,6 +59,9 @@ class JobCollector(Collector):
                 sa.select(Job.type, sa.func.count(), sa.func.sum(duration), *per_bucket)
                 .where(Job.status == JobStatus.COMPLETED, Job.completed_at.is_not(None))
                 .group_by(Job.type)
+            ).all()
+            hooks = session.execute(
+                sa.select(WebhookDelivery.state, sa.func.count()).group_by(WebhookDelivery.state)
             ).all()
 
         jobs = CounterMetricFamily(
@@ -93,6 +98,15 @@ class JobCollector(Collector):
             histogram.add_metric([type_], buckets, float(total or 0.0))
         yield histogram
 
+        deliveries = GaugeMetricFamily(
+            "image2ad_webhook_deliveries",
+            "Webhook deliveries by state (pending, delivered, failed), from the database.",
+            labels=["state"],
+        )
+        for state, count in hooks:
+            deliveries.add_metric([state], count)
+        yield deliveries
+
 
 def _seconds_between(dialect: str) -> sa.ColumnElement[float]:
     if dialect == "postgresql":
@@ -118,5 +132,5 @@ def render(db: Database) -> bytes:
         MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
     else:
         registry.register(_LocalEvents())
-    registry.register(JobCollector(db))
+    registry.register(DatabaseCollector(db))
     return generate_latest(registry)
