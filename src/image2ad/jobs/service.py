@@ -78,16 +78,7 @@ def create_job(
     job = insert_charged(session, user, priced, prompt, reference, deadline=deadline, now=now)
     check_active(session, user, max_active)
     if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                user_id=user.id,
-                key=idempotency_key,
-                request_hash=digest,
-                job_id=job.id,
-                created_at=now,
-                expires_at=now + IDEMPOTENCY_TTL,
-            )
-        )
+        remember(session, user.id, idempotency_key, digest, now, job_id=job.id)
     session.flush()
     return Accepted(job=job, created=True)
 
@@ -107,6 +98,30 @@ def remembered(session: Session, user_id: str, key: str, digest: str) -> Idempot
     repository.delete_idempotency(session, existing.id)
     session.flush()
     return None
+
+
+def remember(
+    session: Session,
+    user_id: str,
+    key: str,
+    digest: str,
+    now: datetime,
+    *,
+    job_id: str | None = None,
+    pack_id: str | None = None,
+) -> None:
+    """Record an Idempotency-Key and what it made, for IDEMPOTENCY_TTL."""
+    session.add(
+        IdempotencyKey(
+            user_id=user_id,
+            key=key,
+            request_hash=digest,
+            job_id=job_id,
+            pack_id=pack_id,
+            created_at=now,
+            expires_at=now + IDEMPOTENCY_TTL,
+        )
+    )
 
 
 def insert_charged(

@@ -17,7 +17,7 @@ from image2ad.jobs import service as jobs
 from image2ad.jobs import sources
 from image2ad.jobs.status import JobStatus
 from image2ad.links import LinkSigner
-from image2ad.models import IdempotencyKey, Job, Pack, User
+from image2ad.models import Job, Pack, User
 from image2ad.models.base import utcnow
 from image2ad.packs import plan, repository
 from image2ad.packs.schemas import PackCreate, PackOut, PackQuoteOut, PackStatus, PlannedJob
@@ -117,16 +117,7 @@ def create_pack(
     ]
     jobs.check_active(session, user, max_active)
     if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                user_id=user.id,
-                key=idempotency_key,
-                request_hash=digest,
-                pack_id=pack.id,
-                created_at=now,
-                expires_at=now + jobs.IDEMPOTENCY_TTL,
-            )
-        )
+        jobs.remember(session, user.id, idempotency_key, digest, now, pack_id=pack.id)
     session.flush()
     return Accepted(pack, made, True)
 
