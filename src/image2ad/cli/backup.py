@@ -16,7 +16,7 @@ from image2ad.storage.factory import storage_from_url
 
 def _settings() -> Settings:
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return settings
 
 

@@ -22,7 +22,7 @@ OPERATOR_CODE = "failed_by_operator"
 
 def _database() -> Database:
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return Database(settings.resolved_database_url, pool_size=2)
 
 

@@ -42,7 +42,7 @@ def report_margin(
     """Credits taken from users vs Kie credits spent, by type and model (finished jobs)."""
     start = parse_since(since, datetime.now(UTC))
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url, pool_size=2)
     try:
         with db.session(read_only=True) as session:
