@@ -11,9 +11,7 @@ from tests.fixtures.live_app import LiveApp
 ALL_EVENTS = ["job.completed", "job.failed", "job.canceled", "credits.low"]
 
 
-def add_endpoint(
-    client: httpx.Client, url: str, events: list[str] | None = None
-) -> dict[str, Any]:
+def add_endpoint(client: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
     response = client.post("/api/v1/webhooks", json={"url": url, "events": events or ALL_EVENTS})
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()

@@ -103,7 +103,8 @@ def test_at_most_ten_endpoints(hooks: LiveApp) -> None:
         for n in range(10):
             add_endpoint(client, f"https://hooks.example.com/{n}", ["job.failed"])
         response = client.post(
-            "/api/v1/webhooks", json={"url": "https://hooks.example.com/11", "events": ["job.failed"]}
+            "/api/v1/webhooks",
+            json={"url": "https://hooks.example.com/11", "events": ["job.failed"]},
         )
         assert response.status_code == 409
         assert len(client.get("/api/v1/webhooks").json()["items"]) == 10
