@@ -1,17 +1,17 @@
-"""`image2ad generate`: a client of the HTTP API that waits for the job with a progress bar."""
+"""`image2ad generate`: one job through the Python SDK (`image2ad.client`), waited for with a
+progress bar, its result saved."""
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-TERMINAL = {"completed", "failed", "canceled"}
+from image2ad.client import Client, Image2adError, Job, JobFailed, WaitTimeout
 
 
 def generate(
@@ -27,6 +27,12 @@ def generate(
         typer.Option(help="A model parameter NAME=VALUE, repeatable (e.g. duration=10)"),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Where to save the result")] = None,
+    json_: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the final job as JSON on stdout (the other lines go to stderr)"
+        ),
+    ] = False,
     url: Annotated[str, typer.Option(envvar="IMAGE2AD_URL", help="Server URL")] = (
         "http://127.0.0.1:8000"
     ),
@@ -38,34 +44,43 @@ def generate(
     if not key:
         typer.secho("error: pass --api-key or set IMAGE2AD_API_KEY", err=True, fg="red")
         raise typer.Exit(2)
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
-        body: dict[str, Any] = {"type": type_, "prompt": prompt}
-        if aspect_ratio:
-            body["aspect_ratio"] = aspect_ratio
-        if model:
-            body["model"] = model
-        if param:
-            body["params"] = _params(param)
-        if image is not None:
-            body["source_upload_id"] = _upload(api, image)
-        job = _check(api.post("/api/v1/jobs", json=body))
-        job = _wait(api, job, timeout)
-        if job["status"] != "completed":
-            error = job.get("error") or {}
-            typer.secho(
-                f"job {job['id']} {job['status']}: {error.get('message', '')}", err=True, fg="red"
-            )
-            raise typer.Exit(1)
-        target = out or Path(job["result_path"].rsplit("/", 1)[-1])
-        # S3-backed servers answer 307 to a presigned URL; httpx drops the API key on the
-        # cross-origin hop, and the signature in the URL is the permission.
-        result_url = f"/api/v1/jobs/{job['id']}/result"
-        with api.stream("GET", result_url, follow_redirects=True) as response:
-            response.raise_for_status()
-            with target.open("wb") as handle:
-                for chunk in response.iter_bytes():
-                    handle.write(chunk)
-        typer.echo(f"saved {target} ({target.stat().st_size} bytes) from job {job['id']}")
+    params = _params(param or [])
+    with Client(url, key) as client:
+        try:
+            with _ProgressBar() as bar:
+                job = client.run(
+                    type_,
+                    prompt,
+                    model=model,
+                    image=image,
+                    aspect_ratio=aspect_ratio,
+                    on_update=bar.update,
+                    timeout=timeout,
+                    **params,
+                )
+            target = out or Path((job.result_path or job.id).rsplit("/", 1)[-1])
+            client.download_to(job, target)
+        except JobFailed as failed:
+            _print_job(failed.job, json_)
+            message = f"job {failed.job.id} {failed.job.status}: {failed.message}"
+            typer.secho(message, err=True, fg="red")
+            raise typer.Exit(1) from None
+        except WaitTimeout as waited:
+            job = waited.job
+            message = f"still {job.status} after {timeout:.0f}s; job {job.id}"
+            typer.secho(message, err=True, fg="yellow")
+            raise typer.Exit(3) from None
+        except Image2adError as error:
+            typer.secho(f"error {error}", err=True, fg="red")
+            raise typer.Exit(1) from None
+    _print_job(job, json_)
+    size = target.stat().st_size
+    typer.echo(f"saved {target} ({size} bytes) from job {job.id}", err=json_)
+
+
+def _print_job(job: Job, as_json: bool) -> None:
+    if as_json:
+        typer.echo(job.model_dump_json(indent=2))
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
@@ -84,45 +99,29 @@ def _params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _upload(api: httpx.Client, image: Path) -> str:
-    with image.open("rb") as handle:
-        upload = _check(api.post("/api/v1/uploads", files={"file": (image.name, handle)}))
-    return str(upload["id"])
+class _ProgressBar:
+    """The job's stage and progress, on stderr so stdout stays the command's answer."""
 
+    def __init__(self) -> None:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+        )
+        self._progress = Progress(*columns, transient=True, console=Console(stderr=True))
+        self._task: TaskID | None = None
 
-def _wait(api: httpx.Client, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    started = time.monotonic()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(job["status"], total=100)
-        while job["status"] not in TERMINAL:
-            if time.monotonic() - started > timeout:
-                typer.secho(
-                    f"still {job['status']} after {timeout:.0f}s; job {job['id']}",
-                    err=True,
-                    fg="yellow",
-                )
-                raise typer.Exit(3)
-            time.sleep(1.0)
-            job = _check(api.get(f"/api/v1/jobs/{job['id']}"))
-            stage = job.get("stage") or job["status"]
-            bar.update(task, description=stage, completed=job.get("progress") or 0)
-    return job
+    def __enter__(self) -> _ProgressBar:
+        self._progress.start()
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
 
-def _check(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 400:
-        try:
-            error = response.json()["error"]
-            message = f"{error['code']}: {error['message']}"
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:200]
-        typer.secho(f"error ({response.status_code}) {message}", err=True, fg="red")
-        raise typer.Exit(1)
-    data: dict[str, Any] = response.json()
-    return data
+    def update(self, job: Job) -> None:
+        description = job.stage or job.status
+        done = 100 if job.status == "completed" else job.progress or 0
+        if self._task is None:
+            self._task = self._progress.add_task(description, total=100)
+        self._progress.update(self._task, description=description, completed=done)
