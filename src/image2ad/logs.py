@@ -62,8 +62,8 @@ class UTCFormatter(logging.Formatter):
 class JsonLines(JsonFormatter):
     """`{"time", "level", "logger", "message", "request_id"?, "job_id"?, "exc_info"?, …}`.
 
-    The whole line is scrubbed again: a traceback or an `extra` field is not part of the
-    message that RedactSecrets cleans.
+    Every text value is scrubbed again before it is serialised: a traceback or an `extra` field
+    is not part of the message that RedactSecrets cleans.
     """
 
     def __init__(self) -> None:
@@ -82,8 +82,18 @@ class JsonLines(JsonFormatter):
         log_data["logger"] = record.name
         super().add_fields(log_data, record, message_dict)
 
-    def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record))
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: _scrubbed(value) for key, value in log_data.items()}
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item) for item in value]
+    return value
 
 
 def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
