@@ -5,6 +5,9 @@ from collections.abc import Iterator
 import pytest
 
 from image2ad.config import WebhookSettings
+
+# The browser fixtures, for the page's tests.
+from tests.fixtures.browser import browser, page  # noqa: F401
 from tests.fixtures.live_app import LiveApp
 
 # Short pauses so a whole schedule runs in seconds.
