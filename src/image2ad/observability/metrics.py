@@ -78,10 +78,13 @@ class DatabaseCollector(Collector):
             "Unfinished jobs now, by status and stage, from the database.",
             labels=["status", "stage"],
         )
-        for status in active:
-            queue.add_metric([status, ""], 0)
+        # Every unfinished status is shown, at 0 too: an absent series cannot be told from a
+        # broken scrape.
+        now: dict[tuple[str, str], int] = {(status, ""): 0 for status in active}
         for status, stage, count in depth:
-            queue.add_metric([status, stage or ""], count)
+            now[status, stage or ""] = now.get((status, stage or ""), 0) + count
+        for labels, count in now.items():
+            queue.add_metric(list(labels), count)
         yield queue
 
         histogram = HistogramMetricFamily(
