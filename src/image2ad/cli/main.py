@@ -59,7 +59,8 @@ def _count_metrics(settings: Settings, role: str) -> None:
     from image2ad.observability import events
     from image2ad.runtime import default_executor_id
 
-    process_id = settings.executor_id or default_executor_id(role)
+    # Without a set executor id, two processes of one role on one host would share a file.
+    process_id = settings.executor_id or f"{default_executor_id(role)}-{os.getpid()}"
     events.enable_multiprocess(settings.resolved_metrics_dir, process_id)
 
 
