@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from image2ad import files, health
 from image2ad.account import endpoints as account
 from image2ad.admin import endpoints as admin
+from image2ad.admin import pages as admin_pages
 from image2ad.brand import endpoints as brand
 from image2ad.brand import pages as brand_pages
 from image2ad.catalog import endpoints as catalog
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
     app.include_router(files.router)
     app.include_router(callbacks.router)
     app.include_router(admin.router)
+    app.include_router(admin_pages.router)
     app.include_router(brand.router)
     app.include_router(brand_pages.router)
     app.include_router(shares.router)

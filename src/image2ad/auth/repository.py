@@ -21,7 +21,7 @@ def get_active_key_and_user(session: Session, key_hash: str) -> tuple[ApiKey, Us
     row = session.execute(
         sa.select(ApiKey, User)
         .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
     ).first()
     return None if row is None else (row[0], row[1])
 

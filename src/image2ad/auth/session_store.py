@@ -77,6 +77,7 @@ def find(db: Database, token: str) -> Found | None:
                 WebSession.token_hash == token_hash(token),
                 WebSession.revoked_at.is_(None),
                 WebSession.expires_at > now,
+                User.disabled_at.is_(None),
             )
         ).first()
     if row is None:

@@ -1,4 +1,5 @@
-"""Credits taken from users against Kie credits spent, per type and model (`report margin`)."""
+"""Credits taken from users against Kie credits spent, per type and model (`report margin`),
+and per day as well for the admin console."""
 
 from __future__ import annotations
 
@@ -27,14 +28,20 @@ class MarginRow:
     kie_credits: float = 0.0
     # Completed jobs Kie reported no cost for (Veo's record has none): priced from the catalog.
     estimated_jobs: int = 0
+    # The UTC date the jobs were created (YYYY-MM-DD) when broken down by day, else "".
+    day: str = ""
 
     @property
     def kie_usd(self) -> float:
         return self.kie_credits * KIE_CREDIT_USD
 
 
-def margin(session: Session, catalog: Catalog, since: datetime | None) -> list[MarginRow]:
+def margin(
+    session: Session, catalog: Catalog, since: datetime | None, *, by_day: bool = False
+) -> list[MarginRow]:
+    """Finished jobs created since `since`, per type and model (and per day, newest first)."""
     query = sa.select(
+        Job.created_at,
         Job.type,
         Job.model,
         Job.status,
@@ -45,10 +52,11 @@ def margin(session: Session, catalog: Catalog, since: datetime | None) -> list[M
     ).where(Job.status.in_([s.value for s in JobStatus if s.is_terminal]))
     if since is not None:
         query = query.where(Job.created_at >= since)
-    rows: dict[tuple[str, str], MarginRow] = defaultdict(lambda: MarginRow("", ""))
+    rows: dict[tuple[str, str, str], MarginRow] = defaultdict(lambda: MarginRow("", ""))
     for job in session.execute(query.execution_options(yield_per=1000)):
-        row = rows[(job.type, job.model)]
-        row.type, row.model = job.type, job.model
+        day = job.created_at.date().isoformat() if by_day else ""
+        row = rows[(day, job.type, job.model)]
+        row.type, row.model, row.day = job.type, job.model, day
         row.jobs += 1
         row.credits_taken += job.credits_charged - job.credits_refunded
         completed = job.status == JobStatus.COMPLETED.value
@@ -61,4 +69,16 @@ def margin(session: Session, catalog: Catalog, since: datetime | None) -> list[M
             if estimate is not None:
                 row.kie_credits += estimate
                 row.estimated_jobs += 1
-    return sorted(rows.values(), key=lambda r: (r.type, -r.credits_taken, r.model))
+    by_type = sorted(rows.values(), key=lambda r: (r.type, -r.credits_taken, r.model))
+    return sorted(by_type, key=lambda r: r.day, reverse=True)
+
+
+def total(rows: list[MarginRow], label: str = "TOTAL") -> MarginRow:
+    summed = MarginRow(label, "")
+    for row in rows:
+        summed.jobs += row.jobs
+        summed.completed += row.completed
+        summed.credits_taken += row.credits_taken
+        summed.kie_credits += row.kie_credits
+        summed.estimated_jobs += row.estimated_jobs
+    return summed

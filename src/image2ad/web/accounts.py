@@ -15,6 +15,7 @@ from image2ad.auth.passwords import verify_password
 from image2ad.auth.sessions import new_session, set_cookie
 from image2ad.deps import RuntimeDep
 from image2ad.errors import Conflict, InvalidInput, RateLimited
+from image2ad.models import User
 from image2ad.runtime import Runtime
 from image2ad.web.deps import CheckedForm, OptionalUser, text
 from image2ad.web.render import render
@@ -181,18 +182,22 @@ async def login(request: Request, form: CheckedForm, rt: RuntimeDep) -> Response
             {"Retry-After": str(wait)},
         )
 
-    def check() -> str | None:
+    def check() -> User | None:
         with rt.db.session(read_only=True) as session:
             user = repository.get_user_by_email(session, email)
         # Unknown users still pay for one Argon2 verification, so timing reveals nothing.
         stored = user.password_hash if user else None
         ok = verify_password(stored, password[:MAX_PASSWORD_LENGTH])
-        return user.id if ok and user and len(password) <= MAX_PASSWORD_LENGTH else None
+        return user if ok and len(password) <= MAX_PASSWORD_LENGTH else None
 
-    user_id = await asyncio.to_thread(check)
-    if user_id is None:
+    user = await asyncio.to_thread(check)
+    if user is None:
         web.login_throttle.failed(email, client)
         return failure("Email or password is incorrect.", 401)
+    if user.disabled_at is not None:
+        # Said only to whoever knows the password.
+        return failure("This account is disabled. Ask whoever runs this image2ad.", 403)
+    user_id = user.id
     web.login_throttle.succeeded(email, client)
     return await asyncio.to_thread(start_session, request, rt, user_id, to)
 
