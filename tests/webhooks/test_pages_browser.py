@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 from standardwebhooks import Webhook
 
 from tests.fixtures.browser import DESKTOP, MOBILE
@@ -140,3 +140,49 @@ def shoot(page: Page, path: Path) -> None:
     page.screenshot(path=str(path))
     if KEEP_SHOTS:
         Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+
+
+AXE = Path(__file__).resolve().parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+RUN_AXE = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")),
+  }));
+}"""
+
+
+def test_the_page_passes_axe_at_both_widths(
+    live_app: LiveApp, hooks: LiveApp, browser: Browser
+) -> None:
+    """Every axe rule, with a secret shown, a delivered and a disabled endpoint on the page."""
+    if not AXE.exists():
+        message = "axe-core is not installed (make test installs it with npm)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    user = live_app.user()
+    # The test injects axe as an inline script, which the page's own CSP rightly refuses.
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    try:
+        a11y = context.new_page()
+        with receiver() as good, receiver([410]) as gone, live_app.client(user) as api:
+            add_endpoint(api, gone.url, ["job.completed"])
+            finished_job(live_app, api)
+            (dead,) = api.get("/api/v1/webhooks").json()["items"]
+            wait_deliveries(api, dead["id"], lambda i: i and i[0]["state"] == "failed")
+            log_in(a11y, live_app, user)
+            a11y.goto(f"{live_app.base_url}/settings/webhooks")
+            a11y.get_by_label("Endpoint URL").fill(good.url)
+            a11y.get_by_role("button", name="Add endpoint").click()
+            a11y.locator("#new-secret").wait_for()
+            found = {}
+            for size in (DESKTOP, MOBILE):
+                a11y.set_viewport_size(size)
+                if not a11y.evaluate("typeof window.axe !== 'undefined'"):
+                    a11y.add_script_tag(content=AXE.read_text())
+                violations = a11y.evaluate(RUN_AXE)
+                if violations:
+                    found[size["width"]] = violations
+            assert found == {}, found
+    finally:
+        context.close()
