@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from image2ad.auth import resets
-from image2ad.models import Job, User
+from image2ad.models import Job, ModelStatus, User, WebhookEndpoint
+from image2ad.models.base import utcnow
 from tests.fixtures.browser import DESKTOP, MOBILE
 from tests.fixtures.factories import TestUser
 from tests.fixtures.images import image_bytes
@@ -221,3 +222,65 @@ def test_share_link_pages_have_no_accessibility_violation(
     page.get_by_role("button", name="Create link").click()
     page.get_by_label("New share link").wait_for()
     checker(page, "job page share panel")
+
+
+def test_admin_pages_have_no_accessibility_violation(
+    live_app: LiveApp, a11y_page: Page, checker: Any
+) -> None:
+    """Every /admin page with something on it: users, a user's page with its ledger, a refused
+    take-back and a reset link, jobs (one failed), a job, models (one paused), spend, webhooks."""
+    page, base = a11y_page, live_app.base_url
+    admin, user = live_app.user(credits=0), live_app.user(credits=4)
+    with live_app.db.session() as session:
+        session.get_one(User, admin.id).is_admin = True
+        session.add(
+            WebhookEndpoint(
+                user_id=user.id,
+                url="https://hooks.example.com/image2ad",
+                events=["job.completed"],
+                secret="whsec_test",
+                disabled_at=utcnow(),
+                disabled_reason="It answered 410 Gone.",
+            )
+        )
+    knobs = live_app.emulator.settings
+    before = knobs.image_duration_s
+    try:
+        ids = jobs_in_every_state(live_app, user)
+    finally:
+        knobs.image_duration_s = before
+    paused = live_app.app.state.runtime.catalog.models("text-to-video")[-1]
+    with live_app.db.session() as session:
+        now = utcnow()
+        session.add(
+            ModelStatus(
+                provider_model=paused.provider_model,
+                api=paused.api,
+                kind="paused",
+                reason="This interface is temporarily paused.",
+                since=now,
+                checked_at=now,
+                next_check_at=now,
+            )
+        )
+    log_in(page, live_app, admin)
+    for path, name in (
+        ("/admin/users", "admin users"),
+        (f"/admin/users/{user.id}", "admin user"),
+        ("/admin/jobs", "admin jobs"),
+        (f"/admin/jobs/{ids['failed']}", "admin job (failed)"),
+        ("/admin/models", "admin models"),
+        ("/admin/spend?since=1d", "admin spend"),
+        ("/admin/webhooks", "admin webhooks"),
+    ):
+        page.goto(f"{base}{path}")
+        checker(page, name)
+    page.goto(f"{base}/admin/users/{user.id}")
+    page.get_by_label("Credits", exact=True).fill("99")
+    page.get_by_label("Reason").fill("Too much")
+    page.get_by_role("button", name="Take back").click()
+    page.locator("#admin-error").wait_for()
+    checker(page, "admin user (a refused take-back)")
+    page.get_by_role("button", name="Make a password reset link").click()
+    page.locator("#reset-url").wait_for()
+    checker(page, "admin user (a reset link)")
