@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 class Client:
     """The image2ad API. Every call retries connection failures, 429 (after its Retry-After)
-    and 502/503/504 with backoff; a create is retried only with its Idempotency-Key."""
+    and 502/503/504 with backoff; every create carries an Idempotency-Key, so no retry makes a
+    second job. `transport` replaces httpx's own (a proxy, a test's faults)."""
 
     def __init__(
         self,
