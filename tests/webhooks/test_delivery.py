@@ -8,11 +8,13 @@ import base64
 import hashlib
 import hmac
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from dbos import DBOS
 from standardwebhooks import Webhook
 
-from image2ad.models import WebhookEvent
+from image2ad.models import WebhookDelivery, WebhookEvent
 from tests.fixtures.live_app import LiveApp
 from tests.webhooks.conftest import FAST_DELAYS
 from tests.webhooks.helpers import add_endpoint, body_of, finished_job, wait_deliveries
@@ -191,3 +193,39 @@ def test_credits_low_when_a_charge_crosses_the_threshold(hooks: LiveApp) -> None
             client, endpoint["id"], lambda items: items and items[0]["state"] == "delivered"
         )
         assert len(hook.requests) == 1
+
+
+def test_a_delivery_whose_workflow_ended_early_gets_a_new_one(hooks: LiveApp) -> None:
+    """A workflow that ends with its delivery still pending (here: canceled in its pause) would
+    strand the event; the relay finds the overdue delivery and starts its next workflow
+    attempt, which goes on with the schedule where the row left it."""
+    runtime = hooks.app.state.runtime
+    runtime.settings.webhooks = runtime.settings.webhooks.model_copy(
+        update={"retry_delays_s": [600.0, 600.0]}
+    )
+    user = hooks.user()
+    with receiver([500, 200]) as hook, hooks.client(user) as client:
+        endpoint = add_endpoint(client, hook.url, ["job.completed"])
+        finished_job(hooks, client)
+        (waiting,) = wait_deliveries(
+            client, endpoint["id"], lambda items: items and items[0]["attempts"] == 1
+        )
+        assert waiting["state"] == "pending" and waiting["next_attempt_at"] is not None
+        first = f"webhook-{waiting['id']}"
+        DBOS.cancel_workflow(first)
+        with hooks.db.session() as session:
+            session.execute(
+                sa.update(WebhookDelivery)
+                .where(WebhookDelivery.id == waiting["id"])
+                .values(next_attempt_at=datetime.now(UTC) - timedelta(minutes=5))
+            )
+        (logged,) = wait_deliveries(
+            client, endpoint["id"], lambda items: items and items[0]["state"] == "delivered"
+        )
+        assert (logged["attempts"], logged["last_status"]) == (2, 200)
+        received = hook.wait_for(2)
+        assert len({r.headers["webhook-id"] for r in received}) == 1
+        assert DBOS.get_workflow_status(first).status == "CANCELLED"
+        assert DBOS.get_workflow_status(f"{first}-1").status == "SUCCESS"
+        with hooks.db.session(read_only=True) as session:
+            assert session.get_one(WebhookDelivery, waiting["id"]).workflow_attempt == 1
