@@ -3,6 +3,7 @@ redelivery."""
 
 from __future__ import annotations
 
+import anyio
 from sqlalchemy.orm import Session
 
 from image2ad.errors import Conflict, InvalidInput, NotFound
@@ -21,6 +22,8 @@ from image2ad.webhooks.schemas import (
 )
 
 MAX_DELIVERIES_LISTED = 100
+# A slow resolver must not hold the request; each send checks the addresses anyway.
+RESOLVE_TIMEOUT_S = 3.0
 
 
 async def checked_url(url: str, *, allow_private: bool, network: Network | None = None) -> str:
@@ -42,13 +45,14 @@ async def checked_url(url: str, *, allow_private: bool, network: Network | None 
         return target.url
     backend = PinnedBackend(network or SystemNetwork(), frozenset())
     try:
-        await backend.vetted_addresses(target.host, target.port)
+        with anyio.move_on_after(RESOLVE_TIMEOUT_S):
+            await backend.vetted_addresses(target.host, target.port)
     except AddressRefused as exc:
         raise InvalidInput(
             f"url: {exc}; webhooks go to public addresses only.", field="url"
         ) from None
     except FetchFailed:
-        pass  # a name that does not resolve yet: each send resolves and checks it again
+        pass  # a name that does not resolve (yet): each send resolves and checks it again
     return target.url
 
 
