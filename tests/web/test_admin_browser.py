@@ -137,3 +137,13 @@ def test_the_spend_page_by_day_type_and_model(
     shoot(page, shots / "admin-spend-desktop.png")
     page.get_by_role("link", name="Last 30 days").click()
     page.wait_for_url("**/admin/spend?since=30d")
+
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Jobs").click()
+    page.get_by_label("Type").select_option("text-to-video")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(f"#job-{made[3]['id']}")).to_contain_text(user.email)
+    expect(page.locator(f"#job-{made[0]['id']}")).to_have_count(0)
+    shoot(page, shots / "admin-jobs-desktop.png")
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Models").click()
+    expect(page.locator("#model-list tbody tr")).not_to_have_count(0)
+    shoot(page, shots / "admin-models-desktop.png")
