@@ -18,6 +18,7 @@ from tests.admin.test_admin_api import USERS, an_admin
 from tests.auth.test_password_reset import can_log_in
 from tests.fixtures.factories import TestUser, assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
+from tests.functions.test_seed_endpoints import bearer, call, supabase, token  # noqa: F401
 from tests.web.session import PASSWORD, Browserish, signed_in
 
 NOWHERE = "There is nothing at this address."
@@ -257,6 +258,25 @@ def test_a_disabled_user_cannot_log_in_or_use_keys_and_is_logged_out(live_app: L
     assert not can_log_in(live_app, user.email, PASSWORD)
     with live_app.db.session(read_only=True) as session:
         assert session.get_one(User, user.id).disabled_at is not None
+
+
+def test_a_disabled_supabase_linked_user_is_refused_on_the_seed_endpoints(
+    supabase: LiveApp,  # noqa: F811
+) -> None:
+    admin = an_admin(supabase)
+    subject = str(uuid.uuid4())
+    signed = bearer(token(sub=subject, email=f"{subject[:8]}@example.com"))
+    first = call(supabase, "generate-text-image", {"prompt": "p"}, signed)
+    assert first.status_code == 200, first.text
+    with supabase.db.session(read_only=True) as session:
+        user_id = session.scalar(sa.select(Job.user_id).where(Job.id == first.json()["jobId"]))
+    with supabase.client(admin) as api:
+        assert api.post(f"{USERS}/{user_id}/disable").status_code == 200
+    refused = call(supabase, "generate-text-image", {"prompt": "q"}, signed)
+    assert refused.status_code == 401 and "disabled" in refused.json()["error"], refused.text
+    with supabase.db.session(read_only=True) as session:
+        jobs = session.scalar(sa.select(sa.func.count()).where(Job.user_id == user_id))
+    assert jobs == 1
 
 
 def test_the_reset_link_button_issues_a_working_link(live_app: LiveApp) -> None:

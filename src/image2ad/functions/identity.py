@@ -46,7 +46,10 @@ def caller(request: Request, rt: Runtime) -> User:
     if supabase.jwt_secret is None:
         raise NotAuthenticated("This API key is not valid.", headers=_CHALLENGE)
     claims = verify(token, supabase.jwt_secret.get_secret_value(), supabase.jwt_audience)
-    return local_user(rt, claims, web.client_address(request))
+    user = local_user(rt, claims, web.client_address(request))
+    if user.disabled_at is not None:
+        raise NotAuthenticated("This account is disabled.", headers=_CHALLENGE)
+    return user
 
 
 def verify(token: str, secret: str, audience: str) -> SupabaseUser:
