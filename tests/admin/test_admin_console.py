@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from image2ad.catalog import Catalog
 from image2ad.jobs.margin import margin
-from image2ad.models import Job, User
+from image2ad.models import Job, User, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from image2ad.models.base import utcnow
 from tests.admin.test_admin_api import USERS, an_admin
 from tests.auth.test_password_reset import can_log_in
 from tests.fixtures.factories import TestUser, assert_ledger_invariants
@@ -448,3 +449,51 @@ def test_spend_matches_the_margin_report_per_model_and_per_day(live_app: LiveApp
         "8.0",
         "$0.04",
     ]
+
+
+def test_webhooks_health_lists_endpoints_with_state_and_failures(live_app: LiveApp) -> None:
+    admin, user = an_admin(live_app), live_app.user(credits=0)
+    tag = uuid.uuid4().hex[:8]
+    with live_app.db.session() as session:
+        working = WebhookEndpoint(
+            user_id=user.id,
+            url=f"https://ok-{tag}.example.com/h",
+            events=["job.completed"],
+            secret="s",
+        )
+        broken = WebhookEndpoint(
+            user_id=user.id,
+            url=f"https://gone-{tag}.example.com/h",
+            events=["job.failed"],
+            secret="s",
+            disabled_at=utcnow(),
+            disabled_reason="It answered 410 Gone.",
+        )
+        session.add_all([working, broken])
+        session.flush()
+        event = WebhookEvent(id=f"msg_{tag}", user_id=user.id, type="job.completed")
+        session.add(event)
+        session.flush()
+        session.add_all(
+            [
+                WebhookDelivery(event_id=event.id, endpoint_id=working.id, state="delivered"),
+                WebhookDelivery(event_id=event.id, endpoint_id=working.id, state="pending"),
+                *(
+                    WebhookDelivery(
+                        event_id=event.id,
+                        endpoint_id=broken.id,
+                        state="failed",
+                        last_error=f"HTTP 410 ({n})",
+                    )
+                    for n in range(3)
+                ),
+            ]
+        )
+        ids = working.id, broken.id
+    with signed_in(live_app, admin) as console:
+        shown = console.page("/admin/webhooks").text
+    ok = cells(shown, f'id="endpoint-{ids[0]}"')
+    gone = cells(shown, f'id="endpoint-{ids[1]}"')
+    assert ok[0] == user.email and ok[2] == "Active" and ok[3:6] == ["1", "0", "1"]
+    assert gone[2].startswith("Disabled") and "It answered 410 Gone." in gone[2]
+    assert gone[3:6] == ["0", "3", "0"] and gone[7].startswith("HTTP 410")

@@ -12,7 +12,7 @@ from image2ad import logs
 from image2ad.catalog import Catalog
 from image2ad.config import Settings
 from image2ad.db import Database
-from image2ad.jobs.margin import MarginRow, margin
+from image2ad.jobs.margin import MarginRow, margin, total
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports for operators.")
 
@@ -50,15 +50,9 @@ def report_margin(
     finally:
         db.dispose()
     typer.echo("TYPE\tMODEL\tJOBS\tCOMPLETED\tCREDITS TAKEN\tKIE CREDITS\tKIE USD\tESTIMATED")
-    total = MarginRow("TOTAL", "")
     for row in rows:
         typer.echo(_line(row))
-        total.jobs += row.jobs
-        total.completed += row.completed
-        total.credits_taken += row.credits_taken
-        total.kie_credits += row.kie_credits
-        total.estimated_jobs += row.estimated_jobs
-    typer.echo(_line(total))
+    typer.echo(_line(total(rows)))
 
 
 def _line(r: MarginRow) -> str:
