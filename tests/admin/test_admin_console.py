@@ -91,6 +91,8 @@ def test_every_console_page_is_404_unless_you_are_an_admin(live_app: LiveApp) ->
             reply = member.page(path, follow_redirects=False)
             assert reply.status_code == 404, (path, reply.status_code)
             assert NOWHERE in reply.text and "Admin" not in reply.text
+        for method, path in (("POST", "/admin/users"), ("GET", forms[0]), ("DELETE", paths[3])):
+            assert member.http.request(method, path).status_code == 404, (method, path)
         for path in forms:
             # With a valid CSRF token and without one: 404 either way, never a 403.
             for token in (None, ""):

@@ -274,3 +274,12 @@ def webhooks_page(request: Request, admin: AdminPage, rt: RuntimeDep) -> Respons
     with rt.db.session(read_only=True) as session:
         endpoints = repository.webhook_health(session)
     return _render(request, "admin_webhooks.html", admin, "webhooks", endpoints=endpoints)
+
+
+@router.api_route(
+    "/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+)
+def nothing_here(rest: str, admin: AdminPage) -> Response:
+    # Last in the router: a known /admin path asked with another method would be a 405, which
+    # tells a stranger the path exists.
+    raise NotFound("Not Found")
