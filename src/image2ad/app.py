@@ -114,7 +114,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_credentials=True,
-        allow_methods=["GET", "POST", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
         # supabase-js sends `apikey` and `x-client-info` with every call to /functions/v1.
         allow_headers=[
             "Authorization",

@@ -192,6 +192,13 @@ def test_cors_allows_only_listed_origins(live_app: LiveApp) -> None:
             echoed = response.headers.get("access-control-allow-origin")
             assert (echoed == origin) is allowed, (origin, echoed)
             assert echoed != "*"
+        # PUT /brand and PUT /jobs/{id}/star are called cross-origin too.
+        preflight = client.options(
+            "/api/v1/brand",
+            headers={"Origin": "https://image2ad.com", "Access-Control-Request-Method": "PUT"},
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert "PUT" in preflight.headers["access-control-allow-methods"]
 
 
 def test_health_and_openapi(live_app: LiveApp) -> None:
