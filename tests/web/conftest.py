@@ -1,4 +1,4 @@
 from __future__ import annotations
 
 # Fixtures from tests/fixtures/browser.py, available to the web tests only.
-from tests.fixtures.browser import browser, page  # noqa: F401
+from tests.fixtures.browser import browser, page, shots  # noqa: F401

@@ -4,7 +4,6 @@ $IMAGE2AD_SCREENSHOTS when set (docs/screenshots), else to a temporary folder.""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
 from image2ad.placements import PLACEMENTS
-from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.browser import DESKTOP, KEEP_SHOTS, MOBILE
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import log_in
 
@@ -20,7 +19,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
 ]
-KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
 # The generation each placement's rendition starts from (the emulator's nearest ratio).
 RATIOS = {"feed": "1:1", "portrait": "4:5", "story": "9:16", "landscape": "16:9", "link": "16:9"}
 IMAGE_LOADED = """(selector) => {
@@ -35,13 +33,6 @@ BOXES = """() => {
   return { image: box(document.querySelector('#rendition-image')),
            zone: box(document.querySelector('#safe-zone')) };
 }"""
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ README), else to a temporary folder; every page is also checked for sideways scr
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -28,7 +27,7 @@ from image2ad.jobs.schemas import JobCreate
 from image2ad.models import User
 from image2ad.providers.emulator import EmulatorSettings
 from tests.fixtures import factories
-from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.browser import DESKTOP, KEEP_SHOTS, MOBILE
 from tests.fixtures.factories import assert_ledger_invariants
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import PASSWORD, Browserish, log_in
@@ -62,16 +61,6 @@ IMAGE_LOADED = """(selector) => {
   const img = document.querySelector(selector);
   return Boolean(img && img.complete && img.naturalWidth > 0);
 }"""
-
-
-KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")

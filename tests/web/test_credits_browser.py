@@ -8,7 +8,6 @@ Runs on SQLite. Screenshots go to $IMAGE2AD_SCREENSHOTS when set, else to a temp
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from image2ad.credits import service as credits
-from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.browser import DESKTOP, KEEP_SHOTS, MOBILE
 from tests.fixtures.emulator import wait_until
 from tests.fixtures.factories import TestUser
 from tests.fixtures.live_app import LiveApp
@@ -27,16 +26,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
 ]
-KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
 CREDITS_URL = "https://billing.example.com/credits"
 MINUS = "\u2212"  # the page writes a real minus sign
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture

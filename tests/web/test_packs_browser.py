@@ -8,7 +8,6 @@ Runs on SQLite. Screenshots go to $IMAGE2AD_SCREENSHOTS when set, else to a temp
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -27,14 +26,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
 ]
-KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")

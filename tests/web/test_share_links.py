@@ -6,7 +6,6 @@ Screenshots go to $IMAGE2AD_SCREENSHOTS when set (docs/screenshots), else to a t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.browser import DESKTOP, KEEP_SHOTS, MOBILE
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import log_in
 
@@ -23,16 +22,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
 ]
-KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
 IMAGES_LOADED = """() => [...document.querySelectorAll('main img[src]:not([src=""])')].every(
   (img) => img.complete && img.naturalWidth > 0)"""
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture

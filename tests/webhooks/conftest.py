@@ -7,7 +7,7 @@ import pytest
 from image2ad.config import WebhookSettings
 
 # The browser fixtures, for the page's tests.
-from tests.fixtures.browser import browser, page  # noqa: F401
+from tests.fixtures.browser import browser, page, shots  # noqa: F401
 from tests.fixtures.live_app import LiveApp
 
 # Short pauses so a whole schedule runs in seconds.

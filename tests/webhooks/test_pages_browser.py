@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Dialog, Page, expect
 from standardwebhooks import Webhook
 
-from tests.fixtures.browser import DESKTOP, MOBILE
+from tests.fixtures.browser import DESKTOP, KEEP_SHOTS, MOBILE
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import log_in
 from tests.webhooks.helpers import add_endpoint, finished_job, wait_deliveries
@@ -26,14 +26,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.parametrize("live_app", ["sqlite"], indirect=True),
 ]
-KEEP_SHOTS = os.environ.get("IMAGE2AD_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(KEEP_SHOTS) if KEEP_SHOTS else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def test_add_watch_redeliver_and_delete_endpoints(
