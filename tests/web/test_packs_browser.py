@@ -55,7 +55,11 @@ def make_pack(
     # The model's own ratio control steps aside: every placement sets its own.
     expect(page.locator('[data-param="aspect_ratio"]')).to_be_hidden()
     expect(page.locator("#cost-credits")).to_have_text(f"{count} credits")
-    page.screenshot(path=str(shots / "generate-pack.png"), full_page=True)
+    # The whole form in one viewport: a full-page shot draws the sticky bars mid-page.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": DESKTOP["width"], "height": height})
+    page.screenshot(path=str(shots / "generate-pack-desktop.png"))
+    page.set_viewport_size(DESKTOP)
     page.locator("#generate-button").click()
     page.wait_for_url(f"{live_app.base_url}/packs/*")
     return page.url.rsplit("/", 1)[1]
@@ -87,7 +91,7 @@ def test_a_pack_from_a_product_photo_fills_in_then_pick_brand_share_animate_and_
         "aria-pressed", "true"
     )
     expect(feed.locator(".pack-cell.picked")).to_have_count(1)
-    page.screenshot(path=str(shots / "pack-grid.png"), full_page=True)
+    page.screenshot(path=str(shots / "pack-grid-desktop.png"), full_page=True)
 
     with page.expect_download() as download:
         page.locator("#pack-zip").click()
@@ -137,11 +141,11 @@ def test_a_pack_from_a_product_photo_fills_in_then_pick_brand_share_animate_and_
 
     page.goto(f"{live_app.base_url}/packs")
     expect(page.locator(f'.pack-item a[href="/packs/{pack_id}"]').first).to_be_visible()
-    page.screenshot(path=str(shots / "packs.png"), full_page=True)
+    page.screenshot(path=str(shots / "packs-desktop.png"), full_page=True)
     page.set_viewport_size(MOBILE)
     page.goto(f"{live_app.base_url}/packs/{pack_id}")
     expect(page.locator(".pack-cell")).to_have_count(8)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= MOBILE["width"], f"the pack page scrolls sideways on a phone ({width}px)"
-    page.screenshot(path=str(shots / "pack-grid-phone.png"), full_page=True)
+    page.screenshot(path=str(shots / "pack-grid-mobile.png"), full_page=True)
     assert_ledger_invariants(live_app.db, user.id)
