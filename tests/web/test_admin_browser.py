@@ -19,7 +19,7 @@ from tests.auth.test_password_reset import can_log_in
 from tests.fixtures.factories import TestUser, create_user
 from tests.fixtures.live_app import LiveApp
 from tests.web.session import PASSWORD, log_in
-from tests.web.test_credits_browser import shoot, shots  # noqa: F401
+from tests.web.test_credits_browser import shoot
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,7 +40,7 @@ def named_user(
 def test_an_admin_finds_a_user_grants_credits_and_disables_them(
     live_app: LiveApp,
     page: Page,
-    shots: Path,  # noqa: F811
+    shots: Path,
 ) -> None:
     tag = f"shop{uuid.uuid4().hex[:4]}"
     admin = named_user(live_app, "ops", tag, 0, admin=True)
@@ -111,7 +111,7 @@ def test_an_admin_finds_a_user_grants_credits_and_disables_them(
 def test_the_spend_page_by_day_type_and_model(
     live_app: LiveApp,
     page: Page,
-    shots: Path,  # noqa: F811
+    shots: Path,
 ) -> None:
     admin = named_user(live_app, "finance", f"ops{uuid.uuid4().hex[:4]}", 0, admin=True)
     user = live_app.user(credits=20)
