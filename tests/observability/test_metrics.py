@@ -133,3 +133,21 @@ def test_webhook_deliveries_are_counted_by_state(live_app: LiveApp) -> None:
     _, after = scrape(live_app.base_url)
     delivered = value(after, "image2ad_webhook_deliveries", state="delivered")
     assert delivered >= value(before, "image2ad_webhook_deliveries", state="delivered") + 1
+
+
+def test_a_metric_that_cannot_be_written_never_fails_the_job(
+    live_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from image2ad.observability import events
+
+    def unwritable() -> None:
+        raise OSError("No space left on device")
+
+    # Counting runs inside every Kie call and the send gate: both must carry on without it.
+    monkeypatch.setattr(events, "_events", unwritable)
+    user = live_app.user(credits=1)
+    with live_app.client(user) as client:
+        created = client.post("/api/v1/jobs", json={"type": "text-to-image", "prompt": "Kettle"})
+        assert created.status_code == 202, created.text
+        done = live_app.wait_job(client, created.json()["id"])
+    assert done["status"] == "completed", done

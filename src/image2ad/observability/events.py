@@ -7,16 +7,21 @@ all, and a restarted process resumes its own counts instead of leaving a second 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 
 PACE_BUCKETS = (0.01, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
+log = logging.getLogger(__name__)
 _local = CollectorRegistry(auto_describe=True)
+_failed: set[str] = set()
 _multiprocess_dir: Path | None = None
 
 
@@ -57,11 +62,25 @@ def _events() -> _Events:
 
 
 def provider_request(operation: str, outcome: str) -> None:
-    _events().provider_requests.labels(operation, outcome).inc()
+    with _never_failing("provider_requests"):
+        _events().provider_requests.labels(operation, outcome).inc()
 
 
 def pace_waited(seconds: float) -> None:
-    _events().pace_wait.observe(max(0.0, seconds))
+    with _never_failing("pace_wait"):
+        _events().pace_wait.observe(max(0.0, seconds))
+
+
+@contextlib.contextmanager
+def _never_failing(metric: str) -> Iterator[None]:
+    """Counting is called inside provider calls and the send gate: a metrics file that cannot
+    be written (disk full, a damaged file) loses the count, never the call it counts."""
+    try:
+        yield
+    except Exception:
+        if metric not in _failed:
+            _failed.add(metric)
+            log.exception("metric %s could not be recorded; further failures are silent", metric)
 
 
 def multiprocess_dir() -> Path | None:
