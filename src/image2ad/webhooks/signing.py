@@ -8,12 +8,13 @@ from datetime import datetime
 
 from standardwebhooks import Webhook
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+# The Standard Webhooks spec marks a signing key with this tag; each key itself is random.
+KEY_FORMAT_TAG = "whsec_"
 SECRET_BYTES = 24
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+    return KEY_FORMAT_TAG + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
 
 
 def headers(secret: str, event_id: str, at: datetime, body: str) -> dict[str, str]:
