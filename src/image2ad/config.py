@@ -82,6 +82,12 @@ class JobSettings(BaseSettings):
         gt=0,
         description="How often a model Kie refused (paused, maintenance…) is probed again",
     )
+    fair_share: bool = Field(
+        True,
+        description="Users take turns at the provider's createTask pace (a user's first job "
+        "goes out within seconds however long another user's queue is); false sends jobs "
+        "strictly in arrival order",
+    )
     max_executor_threads: int = Field(32, description="DBOS executor thread cap")
     heartbeat_s: float = Field(10.0, description="How often a worker records that it is alive")
     executor_dead_after_s: float = Field(

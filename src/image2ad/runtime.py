@@ -15,6 +15,7 @@ from aiolimiter import AsyncLimiter
 from image2ad.catalog import Catalog
 from image2ad.config import EMULATOR_MOUNT, Settings
 from image2ad.db import Database
+from image2ad.jobs import queueing
 from image2ad.links import LinkSigner
 from image2ad.net.safe_fetch import FetchPolicy
 from image2ad.net.urls import Allowlist
@@ -131,11 +132,20 @@ class Runtime:
         kie = self.settings.kie
         return min(kie.query_limit / 2, kie.create_limit / kie.create_period_s)
 
-    async def create_slot(self) -> None:
-        """Wait for this send's turn in the global createTask pace (providers/kie/send_gate.py)."""
+    def create_gate(self) -> send_gate.Gate:
+        """The global createTask pace (providers/kie/send_gate.py)."""
         kie = self.settings.kie
-        gap = send_gate.spacing(kie.create_limit, kie.create_period_s)
-        await send_gate.wait_turn(self.db, "kie-create", gap)
+        return send_gate.Gate(
+            send_gate.CREATE, send_gate.spacing(kie.create_limit, kie.create_period_s)
+        )
+
+    def send_queue(self) -> queueing.SendQueue:
+        return queueing.SendQueue(self.create_gate(), self.settings.jobs.fair_share)
+
+    async def create_slot(self) -> None:
+        """Wait for this send's turn in the global createTask pace."""
+        gate = self.create_gate()
+        await send_gate.wait_turn(self.db, gate.name, gate.gap)
 
     def poll_query_rate(self) -> float:
         """This worker's share of the recordInfo budget left for polls."""

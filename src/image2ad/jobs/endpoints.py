@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ from image2ad.faults import crash_point
 from image2ad.jobs import pipeline, quotes, repository, service, sources
 from image2ad.jobs.naming import download_name
 from image2ad.jobs.schemas import JobCreate, JobList, JobOut, QuoteCreate, QuoteOut
-from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.jobs.status import JobStatus
 from image2ad.models import User
 from image2ad.runtime import Runtime
 from image2ad.storage import cleanup
@@ -67,7 +67,7 @@ async def submit(
     Returns the job and whether this call created it (False: an Idempotency-Key replay)."""
     copy = await sources.copy_parent_result(rt, user_id, body)
     try:
-        job_out, created, attempt = await asyncio.to_thread(
+        job_out, created, ticket = await asyncio.to_thread(
             _accept, rt, user_id, body, idempotency_key, copy
         )
     except Exception:
@@ -76,14 +76,14 @@ async def submit(
         raise
     if created:
         crash_point("P1")
-        await pipeline.enqueue_submit(job_out.id, attempt)
+        await pipeline.enqueue_submit(ticket)
     else:
         await sources.discard(rt, copy)
         if job_out.status == JobStatus.PENDING:
             # A client retrying after we crashed between commit and enqueue: start it now
             # rather than at the sweeper's safety net (the workflow id makes this a no-op
             # when it already runs).
-            await pipeline.enqueue_submit(job_out.id, attempt)
+            await pipeline.enqueue_submit(ticket)
     return job_out, created
 
 
@@ -96,7 +96,7 @@ def deadline_for(rt: Runtime, type_: GenerationType) -> timedelta:
 
 def _accept(
     rt: Runtime, user_id: str, body: JobCreate, key: str | None, copy: sources.ResultCopy | None
-) -> tuple[JobOut, bool, int]:
+) -> tuple[JobOut, bool, pipeline.Ticket]:
     try:
         with rt.db.session() as session:
             user = session.get_one(User, user_id)
@@ -113,7 +113,7 @@ def _accept(
             return (
                 service.to_out(accepted.job, rt.signer),
                 accepted.created,
-                accepted.job.submit_attempts,
+                pipeline.Ticket.of(accepted.job),
             )
     except IntegrityError:
         if key is None:
@@ -124,7 +124,7 @@ def _accept(
         job = service.replay_after_race(session, user, body, key)
         if job is None:
             raise RequestInFlight("A request with this Idempotency-Key is still being processed.")
-        return service.to_out(job, rt.signer), False, job.submit_attempts
+        return service.to_out(job, rt.signer), False, pipeline.Ticket.of(job)
 
 
 @router.post("/quotes", response_model=QuoteOut)
@@ -154,6 +154,7 @@ def list_jobs(
             session,
             user,
             rt.signer,
+            rt.send_queue(),
             type_=type.value if type else None,
             status=status.value if status else None,
             query=q,
@@ -167,7 +168,8 @@ def list_jobs(
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def get_job(job_id: str, user: CurrentUser, rt: RuntimeDep) -> JobOut:
     with rt.db.session(read_only=True) as session:
-        return service.to_out(service.get_owned(session, user, job_id), rt.signer)
+        job = service.get_owned(session, user, job_id)
+        return service.to_out_placed(session, job, rt.signer, rt.send_queue())
 
 
 @router.get(
@@ -262,7 +264,7 @@ async def user_events(user: CurrentUser, rt: RuntimeDep) -> EventSourceResponse:
 
     def unfinished() -> list[JobOut]:
         with rt.db.session(read_only=True) as session:
-            return service.unfinished(session, user, rt.signer, QUEUE_EVENTS_MAX)
+            return service.unfinished(session, user, rt.signer, rt.send_queue(), QUEUE_EVENTS_MAX)
 
     def ended(job_ids: set[str]) -> list[JobOut]:
         with rt.db.session(read_only=True) as session:
@@ -273,7 +275,7 @@ async def user_events(user: CurrentUser, rt: RuntimeDep) -> EventSourceResponse:
             ]
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        last: list[tuple[str, JobStatus, JobStage | None, int | None, str | None]] | None = None
+        last: list[tuple[Any, ...]] | None = None
         shown: set[str] = set()
         until = time.monotonic() + QUEUE_STREAM_MAX_S
         while True:
@@ -283,7 +285,9 @@ async def user_events(user: CurrentUser, rt: RuntimeDep) -> EventSourceResponse:
             gone = shown - ids
             for job in await asyncio.to_thread(ended, gone) if gone else []:
                 yield ServerSentEvent(job.model_dump_json(), event="job")
-            snapshot = [(j.id, j.status, j.stage, j.progress, j.task_id) for j in jobs]
+            snapshot = [
+                (j.id, j.status, j.stage, j.progress, j.task_id, j.queue_position) for j in jobs
+            ]
             if snapshot != last:
                 items = JobList(items=jobs, next_cursor=None)
                 yield ServerSentEvent(items.model_dump_json(), event="queue", retry=QUEUE_RETRY_MS)
@@ -306,14 +310,15 @@ async def job_events(job_id: str, user: CurrentUser, rt: RuntimeDep) -> EventSou
 
     def load() -> JobOut:
         with rt.db.session(read_only=True) as session:
-            return service.to_out(service.get_owned(session, user, job_id), rt.signer)
+            job = service.get_owned(session, user, job_id)
+            return service.to_out_placed(session, job, rt.signer, rt.send_queue())
 
     first = await asyncio.to_thread(load)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         job, last = first, None
         while True:
-            snapshot = (job.status, job.stage, job.progress, job.task_id)
+            snapshot = (job.status, job.stage, job.progress, job.task_id, job.queue_position)
             if snapshot != last:
                 yield {"event": "job", "data": job.model_dump_json()}
                 last = snapshot

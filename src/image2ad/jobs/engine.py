@@ -83,11 +83,33 @@ def create_queue_limiter(limit: int, period_s: float) -> QueueRateLimit:
     return QueueRateLimit(limit=batch, period=period_s * batch / max(1, limit) * 0.96)
 
 
+# Submissions in flight, in seconds of the createTask pace.
+IN_FLIGHT_S = 1.5
+
+
+def create_in_flight(limit: int, period_s: float) -> int:
+    """How many submit workflows may run at once, across every process.
+
+    Once started, a workflow holds its place: the send gate serves them in the order they
+    reserve. Left unbounded, starts ran a little ahead of the gate and a long burst built a
+    backlog there, which a user's first job then waited behind whatever its priority in the
+    queue (jobs/queueing.py). Bounded to ~1.5 s of sends, the queue's order is the send order;
+    three at the least, so the next workflow reaches the gate before the last slot is used.
+    """
+    return max(3, math.ceil(limit / period_s * IN_FLIGHT_S))
+
+
 async def launch(rt: Runtime) -> None:
     await asyncio.to_thread(DBOS.launch)
+    kie = rt.settings.kie
     create = await DBOS.register_queue_async(
         pipeline.CREATE_QUEUE,
-        limiter=create_queue_limiter(rt.settings.kie.create_limit, rt.settings.kie.create_period_s),
+        limiter=create_queue_limiter(kie.create_limit, kie.create_period_s),
+        global_concurrency=(
+            create_in_flight(kie.create_limit, kie.create_period_s)
+            if rt.settings.jobs.fair_share
+            else None
+        ),
         polling_interval_sec=0.2,
         on_conflict="always_update",
     )

@@ -92,6 +92,15 @@ class JobOut(BaseModel):
     variant: int | None = Field(None, description="In a pack: which variant (1 to 4) this is")
     result_sha256: str | None = Field(None, description="SHA-256 of the stored result file")
     error: JobError | None
+    queue_position: int | None = Field(
+        None,
+        description="While the job waits to be sent to the provider: its place in the shared "
+        "queue (1 = next). Users take turns, so a user's first job is near the front.",
+    )
+    estimated_start_at: datetime | None = Field(
+        None,
+        description="While the job waits: when it should be sent, at the provider's pace",
+    )
     credits_charged: int
     credits_refunded: int
     created_at: datetime

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from image2ad.errors import (
     NotFound,
     TooManyActiveJobs,
 )
-from image2ad.jobs import quotes, repository, sources
+from image2ad.jobs import queueing, quotes, repository, sources
 from image2ad.jobs.schemas import JobCreate, JobError, JobList, JobOut
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.links import LinkSigner
@@ -160,6 +161,9 @@ def insert_charged(
     session.add(job)
     session.flush()
     credits.charge_for_job(session, user_id=user.id, job_id=job.id, amount=priced.credits)
+    # After the charge: its lock on the user row orders a user's racing creates, so each
+    # sees the other's tag.
+    job.queue_tag = queueing.next_tag(session, user.id)
     outbox.credits_charged(session, user.id, priced.credits)
     return job
 
@@ -313,7 +317,7 @@ def _record_usage(
     )
 
 
-def to_out(job: Job, signer: LinkSigner) -> JobOut:
+def to_out(job: Job, signer: LinkSigner, place: queueing.Place | None = None) -> JobOut:
     error = (
         JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
     )
@@ -349,6 +353,8 @@ def to_out(job: Job, signer: LinkSigner) -> JobOut:
         variant=job.variant,
         result_sha256=job.result_sha256,
         error=error,
+        queue_position=place.position if place else None,
+        estimated_start_at=place.estimated_start_at if place else None,
         credits_charged=job.credits_charged,
         credits_refunded=job.credits_refunded,
         created_at=job.created_at,
@@ -377,10 +383,25 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("cursor is not valid.", field="cursor") from None
 
 
+def to_outs(
+    session: Session, jobs: Sequence[Job], signer: LinkSigner, queue: queueing.SendQueue
+) -> list[JobOut]:
+    """`to_out` for each job, waiting ones with their place in the createTask queue."""
+    placed = queueing.places(session, jobs, queue, utcnow())
+    return [to_out(job, signer, placed.get(job.id)) for job in jobs]
+
+
+def to_out_placed(
+    session: Session, job: Job, signer: LinkSigner, queue: queueing.SendQueue
+) -> JobOut:
+    return to_outs(session, [job], signer, queue)[0]
+
+
 def list_jobs(
     session: Session,
     user: User,
     signer: LinkSigner,
+    queue: queueing.SendQueue,
     *,
     type_: str | None,
     status: str | None,
@@ -397,11 +418,14 @@ def list_jobs(
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
     total = repository.count_for_user(session, user.id, filters) if include_total else None
-    return JobList(items=[to_out(j, signer) for j in page], next_cursor=next_cursor, total=total)
+    items = to_outs(session, page, signer, queue)
+    return JobList(items=items, next_cursor=next_cursor, total=total)
 
 
-def unfinished(session: Session, user: User, signer: LinkSigner, limit: int) -> list[JobOut]:
-    return [to_out(j, signer) for j in repository.unfinished_for_user(session, user.id, limit)]
+def unfinished(
+    session: Session, user: User, signer: LinkSigner, queue: queueing.SendQueue, limit: int
+) -> list[JobOut]:
+    return to_outs(session, repository.unfinished_for_user(session, user.id, limit), signer, queue)
 
 
 def cancel(session: Session, user: User, job_id: str, *, refund_after_submit: bool = True) -> Job:

@@ -17,6 +17,21 @@ class Job(Base):
         sa.Index("ix_jobs_user_created", "user_id", "created_at"),
         sa.Index("ix_jobs_due", "status", "next_check_at"),
         sa.Index("ix_jobs_user_starred", "user_id", "starred_at"),
+        # Only waiting jobs carry weight in the fair queue (jobs/queueing.py): keep it small.
+        sa.Index(
+            "ix_jobs_waiting_tag",
+            "queue_tag",
+            "created_at",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+        sa.Index(
+            "ix_jobs_waiting_user_tag",
+            "user_id",
+            "queue_tag",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
         sa.CheckConstraint(
             "status IN ('pending', 'processing', 'completed', 'failed', 'canceled')",
             name="status_known",
@@ -55,6 +70,8 @@ class Job(Base):
     # Authenticates Kie's callback for this job (in the callback URL); never shown to users.
     callback_secret: Mapped[str] = mapped_column(sa.String(64))
     submit_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # The job's turn in the fair createTask queue (jobs/queueing.py): the workflow's priority.
+    queue_tag: Mapped[int | None] = mapped_column(sa.Integer)
     # The submit attempt whose createTask may have gone out; a re-run of that step after a
     # crash must not send it again (Kie has no idempotency key).
     create_sent_attempt: Mapped[int | None] = mapped_column(sa.Integer)

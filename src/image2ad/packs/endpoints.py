@@ -61,8 +61,8 @@ async def create_pack(
         await sources.discard(rt, copy)
         response.headers["Idempotent-Replayed"] = "true"
     # On a replay this restarts jobs a crash left unsent (a workflow id makes it a no-op).
-    for job_id, attempt in pending:
-        await pipeline.enqueue_submit(job_id, attempt)
+    for ticket in pending:
+        await pipeline.enqueue_submit(ticket)
     return out
 
 
@@ -77,7 +77,7 @@ def _source_of(body: PackCreate) -> QuoteCreate:
 
 def _accept(
     rt: Runtime, user_id: str, body: PackCreate, key: str | None, copy: sources.ResultCopy | None
-) -> tuple[PackOut, bool, list[tuple[str, int]]]:
+) -> tuple[PackOut, bool, list[pipeline.Ticket]]:
     try:
         with rt.db.session() as session:
             user = session.get_one(User, user_id)
@@ -93,9 +93,7 @@ def _accept(
             )
             out = service.to_out(accepted.pack, accepted.jobs, rt.signer)
             pending = [
-                (j.id, j.submit_attempts)
-                for j in accepted.jobs
-                if j.status == JobStatus.PENDING.value
+                pipeline.Ticket.of(j) for j in accepted.jobs if j.status == JobStatus.PENDING.value
             ]
             return out, accepted.created, pending
     except IntegrityError:

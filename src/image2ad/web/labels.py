@@ -197,13 +197,29 @@ def stage_percent(status: str, stage: str | None, progress: int | None) -> int |
     return None
 
 
-def stage_text(job: JobOut) -> str:
+def stage_text(job: JobOut, now: datetime | None = None) -> str:
     if job.status.is_terminal:
         return STATUS_TEXT[job.status.value]
+    if job.queue_position is not None and job.estimated_start_at is not None:
+        return queue_text(job.queue_position, job.estimated_start_at, now or datetime.now(UTC))
     text = STAGE_TEXT.get(job.stage.value if job.stage else "queued", "Queued")
     if job.stage == "generating" and job.progress is not None:
         text = f"{text} {job.progress} %"
     return text
+
+
+def queue_text(position: int, estimated_start_at: datetime, now: datetime) -> str:
+    """A waiting job's place in the shared queue (app.js's queueText says the same)."""
+    place = "next in line" if position == 1 else f"{position - 1} ahead"
+    return f"Queued · {place} · starts {_starts_in((estimated_start_at - now).total_seconds())}"
+
+
+def _starts_in(seconds: float) -> str:
+    if seconds < 5:
+        return "in a few seconds"
+    if seconds < 90:
+        return f"in about {round(seconds)} s"
+    return f"in about {round(seconds / 60)} min"
 
 
 def credits_text(job: JobOut) -> str:

@@ -35,7 +35,8 @@ Trail = Annotated[str | None, Query(max_length=TRAIL_MAX * 64)]
 
 def _load(rt: Runtime, user: User, job_id: str) -> JobOut:
     with rt.db.session(read_only=True) as session:
-        return jobs.to_out(jobs.get_owned(session, user, job_id), rt.signer)
+        job = jobs.get_owned(session, user, job_id)
+        return jobs.to_out_placed(session, job, rt.signer, rt.send_queue())
 
 
 def _known(value: str | None, allowed: set[str]) -> str | None:
@@ -65,6 +66,7 @@ def library_page(
             session,
             user,
             rt.signer,
+            rt.send_queue(),
             type_=filters["type"],
             status=filters["status"],
             query=filters["q"],

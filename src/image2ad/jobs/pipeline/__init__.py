@@ -14,6 +14,7 @@ object key fixed by a checkpointed step.
 from __future__ import annotations
 
 from image2ad.jobs.pipeline.attempts import (
+    Ticket,
     enqueue_submit,
     start_finish,
     start_submit,
@@ -25,6 +26,7 @@ from image2ad.jobs.pipeline.submit import submit_job
 __all__ = [
     "CREATE_QUEUE",
     "FINISH_QUEUE",
+    "Ticket",
     "enqueue_submit",
     "finish_job",
     "start_finish",

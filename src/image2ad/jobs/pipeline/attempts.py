@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 
 from image2ad.jobs.pipeline.finish import finish_job
 from image2ad.jobs.pipeline.steps import (
@@ -30,7 +30,7 @@ from image2ad.jobs.status import ACTIVE, JobStatus
 from image2ad.jobs.stuck import LIVE
 from image2ad.models import Job
 from image2ad.models.base import utcnow
-from image2ad.runtime import Runtime
+from image2ad.runtime import Runtime, current
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,26 @@ GIVE_UP = {
 }
 
 
-async def enqueue_submit(job_id: str, attempt: int) -> None:
-    with SetWorkflowID(submit_workflow_id(job_id, attempt)):
-        await queues[CREATE_QUEUE].enqueue_async(submit_job, job_id)
+class Ticket(NamedTuple):
+    """What starting a job's submit workflow takes: its attempt names the workflow, its queue
+    tag is the workflow's priority (jobs/queueing.py; None for jobs from before tags)."""
+
+    job_id: str
+    attempt: int
+    tag: int | None
+
+    @classmethod
+    def of(cls, job: Job) -> Ticket:
+        return cls(job.id, job.submit_attempts, job.queue_tag)
+
+
+async def enqueue_submit(ticket: Ticket) -> None:
+    fair = current().settings.jobs.fair_share
+    with (
+        SetWorkflowID(submit_workflow_id(ticket.job_id, ticket.attempt)),
+        SetEnqueueOptions(priority=ticket.tag if fair else None),
+    ):
+        await queues[CREATE_QUEUE].enqueue_async(submit_job, ticket.job_id)
 
 
 async def enqueue_finish(job_id: str, outcome: dict[str, Any], attempt: int = 0) -> None:
@@ -103,7 +120,7 @@ async def start_submit(rt: Runtime, job: Job) -> None:
             state,
             attempt,
         )
-    await enqueue_submit(job.id, attempt)
+    await enqueue_submit(Ticket(job.id, attempt, job.queue_tag))
 
 
 def _claim_next(

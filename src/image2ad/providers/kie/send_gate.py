@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,15 @@ from image2ad.observability import events
 
 # Spacing slack: absorbs the jitter between a reserved moment and the call reaching Kie.
 MARGIN = 1.01
+CREATE = "kie-create"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A named pace: one send per `gap`, across every process."""
+
+    name: str
+    gap: timedelta
 
 
 def spacing(limit: int, period_s: float) -> timedelta:

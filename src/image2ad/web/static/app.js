@@ -102,8 +102,21 @@
     }
   }
 
+  // A waiting job's place in the shared queue (labels.queue_text says the same).
+  function queueText(position, startsAt) {
+    const seconds = (Date.parse(startsAt) - Date.now()) / 1000;
+    const place = position === 1 ? "next in line" : `${position - 1} ahead`;
+    let starts = "in a few seconds";
+    if (seconds >= 90) starts = `in about ${Math.round(seconds / 60)} min`;
+    else if (seconds >= 5) starts = `in about ${Math.round(seconds)} s`;
+    return `Queued · ${place} · starts ${starts}`;
+  }
+
   function stageText(job) {
     if (TERMINAL.has(job.status)) return STATUS_TEXT[job.status];
+    if (job.queue_position != null && job.estimated_start_at) {
+      return queueText(job.queue_position, job.estimated_start_at);
+    }
     let text = STAGE_TEXT[job.stage] || "Queued";
     if (job.stage === "generating" && job.progress != null) text += ` ${job.progress} %`;
     return text;
