@@ -1,10 +1,16 @@
 """Status reads and job creation at fixed request rates (open loop), on PostgreSQL and SQLite.
 
     .venv/bin/python -m bench.load [--shape pg|sqlite] [--reads 100,300] [--creates 20,50]
+        [--churn 2]
 
 Requests are sent on a fixed schedule whatever the answers do; latency runs from the scheduled
 send time, so a server that falls behind shows it (no coordinated omission). Baseline: GET
 /healthz at the highest read rate, the cost of HTTP + the framework without the database.
+
+The plain read phases run once the 200 jobs they read have all been handed to Kie (a quiet
+server). `status_reads_busy` then repeats the highest read rate while jobs are created at
+--churn per second and finish within the phase (5 s generations), so the same process submits
+to Kie, takes callbacks and stores results while it answers the reads.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from bench.cluster import PG_ADMIN_DSN, Cluster, submit_jobs
 from bench.common import cpu_seconds, machine, save, summary_ms
 
 PHASE_S = 20.0
+# Generations during the busy phase: short enough that jobs created in it also finish in it.
+BUSY_IMAGE_S = 5.0
 Request = Callable[[aiohttp.ClientSession, int], Awaitable[int]]
 
 
@@ -73,16 +81,45 @@ def server_cpu(cluster: Cluster) -> dict[str, float]:
     return {name: cpu_seconds(p.pid) for name, p in cluster.processes.items()}
 
 
-def measured(cluster: Cluster, send: Request, rate: float, what: str) -> dict[str, Any]:
+def measured(
+    cluster: Cluster,
+    send: Request,
+    rate: float,
+    what: str,
+    beside: tuple[Request, float] | None = None,
+) -> dict[str, Any]:
+    """One phase; with `beside` (send, rate), a second open loop runs alongside, reported
+    under "beside"."""
     print(f"{what} at {rate:g} req/s for {PHASE_S:g} s", file=sys.stderr, flush=True)
     cpu_before, wall = server_cpu(cluster), time.monotonic()
-    result = asyncio.run(open_loop(send, rate, PHASE_S))
+
+    async def both() -> list[dict[str, Any]]:
+        loops = [open_loop(send, rate, PHASE_S)]
+        if beside is not None:
+            loops.append(open_loop(beside[0], beside[1], PHASE_S))
+        return list(await asyncio.gather(*loops))
+
+    result, *others = asyncio.run(both())
     wall = time.monotonic() - wall
     result["cpu_pct"] = {
         name: round(100 * (used - cpu_before[name]) / wall)
         for name, used in server_cpu(cluster).items()
     }
+    if others:
+        result["beside"] = others[0]
     return result
+
+
+def wait_handed_to_kie(cluster: Cluster, ids: list[str], timeout: float = 600) -> float:
+    """Block until every job has its Kie task (or has ended); returns the seconds waited."""
+    started = time.monotonic()
+    while True:
+        jobs = cluster.jobs(ids)
+        if all(job.task_id or job.status in ("completed", "failed", "canceled") for job in jobs):
+            return round(time.monotonic() - started, 1)
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"jobs not handed to Kie after {timeout:g} s")
+        time.sleep(1)
 
 
 def main() -> None:
@@ -90,6 +127,9 @@ def main() -> None:
     parser.add_argument("--shape", choices=["pg", "sqlite"], default="pg")
     parser.add_argument("--reads", default="100,300", help="status-read rates (req/s)")
     parser.add_argument("--creates", default="20,50", help="job-creation rates (req/s)")
+    parser.add_argument(
+        "--churn", type=float, default=2.0, help="job creations/s beside the busy read phase"
+    )
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
     result: dict[str, Any] = {"machine": machine(PG_ADMIN_DSN), "args": vars(args)}
@@ -101,6 +141,8 @@ def main() -> None:
         print("cluster up; creating 200 jobs to read", file=sys.stderr, flush=True)
         jobs = asyncio.run(submit_jobs(cluster, 200))
         owners = {job.id: users[job.user_id] for job in cluster.jobs([j for j, _ in jobs])}
+        print("waiting until they are all handed to Kie", file=sys.stderr, flush=True)
+        result["setup_submit_s"] = wait_handed_to_kie(cluster, list(owners))
         reads = list(itertools.product(owners.items(), cluster.api_urls))
 
         async def status(client: aiohttp.ClientSession, n: int) -> int:
@@ -124,6 +166,32 @@ def main() -> None:
         result["status_reads"] = [
             measured(cluster, status, rate, "status reads") for rate in read_rates
         ]
+        if read_rates and args.churn:
+            cluster.knobs(image_duration_s=BUSY_IMAGE_S)
+            churn_ids: list[str] = []
+
+            async def churn(client: aiohttp.ClientSession, n: int) -> int:
+                user = cluster.bench_users[n % len(cluster.bench_users)]
+                url = cluster.api_urls[n % len(cluster.api_urls)]
+                body = {"type": "text-to-image", "prompt": f"busy {n}"}
+                async with client.post(
+                    f"{url}/api/v1/jobs", json=body, headers=user.headers
+                ) as reply:
+                    if reply.status == 202:
+                        churn_ids.append((await reply.json())["id"])
+                    return reply.status
+
+            busy = measured(
+                cluster,
+                status,
+                max(read_rates),
+                f"status reads beside {args.churn:g} creates/s",
+                beside=(churn, args.churn),
+            )
+            finished = cluster.status_counts(churn_ids)
+            busy["beside"]["jobs_by_status_at_end"] = dict(finished)
+            result["status_reads_busy"] = busy
+            cluster.knobs(image_duration_s=600.0)
         result["job_creation"] = [
             measured(cluster, create, rate, "job creation") for rate in create_rates
         ]
