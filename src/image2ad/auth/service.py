@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from image2ad.auth import repository
+from image2ad.auth import key_touches, repository
 from image2ad.auth.passwords import hash_password
 from image2ad.credits import service as credits
 from image2ad.db import Database
@@ -87,7 +87,8 @@ def create_api_key(session: Session, user: User, name: str = "") -> NewApiKey:
 
 
 def authenticate_api_key(db: Database, plaintext: str) -> User | None:
-    """The key's user, or None. Reads only; records use at most once a minute."""
+    """The key's user, or None. Reads only: its last use is written in the background, at
+    most once a minute."""
     if not plaintext.startswith(API_KEY_PREFIX):
         return None
     with db.session(read_only=True) as session:
@@ -95,10 +96,9 @@ def authenticate_api_key(db: Database, plaintext: str) -> User | None:
         if found is None:
             return None
         key, user = found
-        stale = key.last_used_at is None or (utcnow() - key.last_used_at).total_seconds() > 60
-    if stale:
-        with db.session() as session:
-            repository.touch_key(session, key.id, utcnow())
+        now = utcnow()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            key_touches.record(db, key.id, now)
     return user
 
 
