@@ -84,15 +84,35 @@ def finish_breakdown(
             ),
             {"ids": ids},
         ).all()
+        steps = session.execute(
+            sa.text(
+                "SELECT workflow_uuid, function_name, started_at_epoch_ms, completed_at_epoch_ms"
+                " FROM dbos.operation_outputs WHERE workflow_uuid = ANY(:ids)"
+                " ORDER BY workflow_uuid, function_id"
+            ),
+            {"ids": ids},
+        ).all()
     parts: dict[str, list[float]] = {"to_enqueued": [], "queued": [], "to_stored": []}
+    started: dict[str, float] = {}
     for workflow_id, created_ms, started_ms in rows:
         job = done[workflow_id.removeprefix("finish-")]
         provider_done = tasks[job.task_id]["completeTime"] / 1000
         if started_ms is None or job.completed_at is None:
             continue
+        started[workflow_id] = started_ms / 1000
         parts["to_enqueued"].append(created_ms / 1000 - provider_done)
         parts["queued"].append((started_ms - created_ms) / 1000)
         parts["to_stored"].append(epoch(job.completed_at) - started_ms / 1000)
+    # Inside the workflow: each step's own time, and the gap before it (the previous step's
+    # checkpoint, or the dequeue's start-up for the first), to the job's completed_at.
+    last: dict[str, float] = {}
+    for workflow_id, name, step_start, step_end in steps:
+        if workflow_id not in started or step_start is None or step_end is None:
+            continue
+        before = last.get(workflow_id, started[workflow_id])
+        parts.setdefault(f"gap_before_{name}", []).append(step_start / 1000 - before)
+        parts.setdefault(f"step_{name}", []).append((step_end - step_start) / 1000)
+        last[workflow_id] = step_end / 1000
     return {name: summary_ms(values) for name, values in parts.items()}
 
 
@@ -136,6 +156,9 @@ def main() -> None:
     parser.add_argument("--query-limit", type=int, help="KIE_QUERY_LIMIT per process")
     parser.add_argument("--models", choices=["default", "mixed"], default="default")
     parser.add_argument("--tag", default="", help="suffix of the result file")
+    parser.add_argument(
+        "--callbacks-only", action="store_true", help="skip the polling and fixed-poll phases"
+    )
     args = parser.parse_args()
     mix = model_mix(args.models, "text-to-image")
     env: dict[str, str] = {}
@@ -149,6 +172,9 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(PG_ADMIN_DSN), "args": vars(args), "mix": mix}
     with Cluster(shape="pg", emulator=emulator, env=env) as cluster:
         result["callbacks"] = run_phase(cluster, args.jobs, args.rate, mix)
+        if args.callbacks_only:
+            save(result_name("latency", args.tag, args.models), result)
+            return
         cluster.knobs(drop_callbacks=True)
         result["polling_only"] = run_phase(cluster, args.jobs, args.rate, mix)
         before = cluster.calls()

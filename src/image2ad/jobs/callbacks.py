@@ -16,6 +16,7 @@ from image2ad.deps import RuntimeDep
 from image2ad.errors import NotAuthenticated, NotFound
 from image2ad.jobs import checker, repository
 from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.models import Job
 from image2ad.models.base import utcnow
 from image2ad.providers.kie.callbacks import extract_task_id, verify_signature
 from image2ad.runtime import Runtime
@@ -32,7 +33,7 @@ async def kie_callback(job_id: str, secret: str, request: Request, rt: RuntimeDe
         raise NotFound("No such callback.")
     job = await asyncio.to_thread(_load, rt, job_id)
     # The per-job secret authenticates the URL; unknown job and wrong secret look the same.
-    if job is None or not hmac.compare_digest(job[0].encode(), secret.encode()):
+    if job is None or not hmac.compare_digest(job.callback_secret.encode(), secret.encode()):
         raise NotFound("No such callback.")
     try:
         payload: Any = json.loads(body)
@@ -47,13 +48,12 @@ async def kie_callback(job_id: str, secret: str, request: Request, rt: RuntimeDe
         request.headers.get("x-webhook-signature", ""),
     ):
         raise NotAuthenticated("Callback signature is not valid.")
-    _, status, saved_task_id = job
-    if status == JobStatus.PROCESSING.value:
-        if saved_task_id is None and task_id:
+    if job.status == JobStatus.PROCESSING.value:
+        if job.task_id is None and task_id:
             await _check_soon(request, rt, job_id, lambda: _adopt_then_check(rt, job_id, task_id))
-        elif saved_task_id is not None and (task_id in (None, saved_task_id)):
+        elif job.task_id is not None and (task_id in (None, job.task_id)):
             await _check_soon(
-                request, rt, job_id, lambda: checker.check_job(rt, job_id, "callback")
+                request, rt, job_id, lambda: checker.check_job(rt, job_id, "callback", job)
             )
     return JSONResponse({"code": 200, "msg": "Callback received successfully"})
 
@@ -66,7 +66,7 @@ async def kie_progress(job_id: str, secret: str, request: Request, rt: RuntimeDe
     if (
         len(body) > MAX_BODY
         or job is None
-        or not hmac.compare_digest(job[0].encode(), secret.encode())
+        or not hmac.compare_digest(job.callback_secret.encode(), secret.encode())
     ):
         raise NotFound("No such callback.")
     try:
@@ -76,12 +76,11 @@ async def kie_progress(job_id: str, secret: str, request: Request, rt: RuntimeDe
     data = payload.get("data") if isinstance(payload, dict) else None
     progress = data.get("progress") if isinstance(data, dict) else None
     task_id = extract_task_id(payload) if isinstance(payload, dict) else None
-    _, status, saved_task_id = job
     if (
         isinstance(progress, int | float)
-        and status == JobStatus.PROCESSING.value
-        and saved_task_id is not None
-        and task_id == saved_task_id
+        and job.status == JobStatus.PROCESSING.value
+        and job.task_id is not None
+        and task_id == job.task_id
     ):
         await asyncio.to_thread(_record_progress, rt, job_id, int(progress))
     return JSONResponse({"code": 200, "msg": "Progress received"})
@@ -156,7 +155,6 @@ def _make_due(rt: Runtime, job_id: str) -> None:
         repository.update_active(session, job_id, next_check_at=utcnow())
 
 
-def _load(rt: Runtime, job_id: str) -> tuple[str, str, str | None] | None:
+def _load(rt: Runtime, job_id: str) -> Job | None:
     with rt.db.session(read_only=True) as session:
-        job = repository.get(session, job_id)
-        return None if job is None else (job.callback_secret, job.status, job.task_id)
+        return repository.get(session, job_id)

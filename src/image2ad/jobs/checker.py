@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from image2ad.jobs import model_checks, pipeline, repository, service, workers
+from image2ad.jobs.pipeline.finish import plan_of
 from image2ad.jobs.status import JobStage, JobStatus
 from image2ad.models import Job
 from image2ad.models.base import utcnow
@@ -62,9 +63,15 @@ def next_interval(rt: Runtime, poll_count: int) -> timedelta:
     return timedelta(seconds=schedule[min(poll_count, len(schedule) - 1)])
 
 
-async def check_job(rt: Runtime, job_id: str, purpose: str = "poll") -> None:
-    """Ask Kie for the task's state; finish the job when it is terminal, else reschedule."""
-    job = await asyncio.to_thread(_load, rt, job_id)
+async def check_job(
+    rt: Runtime, job_id: str, purpose: str = "poll", job: Job | None = None
+) -> None:
+    """Ask Kie for the task's state; finish the job when it is terminal, else reschedule.
+
+    `job` is the row as the caller just read it (a callback), saving a second read.
+    """
+    if job is None:
+        job = await asyncio.to_thread(_load, rt, job_id)
     if job is None or job.status != JobStatus.PROCESSING.value or not job.task_id:
         return
     try:
@@ -89,13 +96,16 @@ async def check_job(rt: Runtime, job_id: str, purpose: str = "poll") -> None:
         await asyncio.to_thread(_reschedule, rt, job, None)
         return
     if record.state.is_terminal:
-        await pipeline.start_finish(rt, job, outcome_of(record))
+        outcome = outcome_of(record)
+        if outcome["kind"] == "success":
+            outcome["plan"] = plan_of(rt.catalog, job)
+        await pipeline.start_finish(rt, job, outcome)
         return
     await asyncio.to_thread(_reschedule, rt, job, record)
 
 
 def _load(rt: Runtime, job_id: str) -> Job | None:
-    with rt.db.session() as session:
+    with rt.db.session(read_only=True) as session:
         return repository.get(session, job_id)
 
 

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from dbos import DBOS
 from dbos import error as dbos_error
 
 from image2ad import placements
-from image2ad.catalog import GenerationType
+from image2ad.catalog import Catalog, GenerationType
 from image2ad.faults import crash_point
 from image2ad.jobs import repository, service
 from image2ad.jobs.cropping import crop_stored
@@ -21,6 +22,7 @@ from image2ad.jobs.download import DownloadFailed, DownloadRefused, store_result
 from image2ad.jobs.media import NotAVideo, probe_video
 from image2ad.jobs.pipeline.steps import db_step, fail_job
 from image2ad.jobs.status import JobStage, JobStatus
+from image2ad.models import Job
 from image2ad.models.base import utcnow
 from image2ad.observability.context import bind_job
 from image2ad.placements.crop import CropFailed
@@ -37,6 +39,8 @@ DOWNLOAD_ATTEMPTS = 4
 RETRY_PAUSES_S = (5.0, 10.0, 20.0, 30.0)
 # How long one try of the store step may take with its own retries (1 + 2 + 4 s of backoff).
 STORE_TRY_SPAN_S = 10.0
+# Pauses between tries of marking a job downloading: db_step's (0.2 s doubling, 8 tries).
+MARK_PAUSES_S = tuple(0.2 * 2**n for n in range(7))
 
 
 class DeadlineReached(Exception):
@@ -66,13 +70,30 @@ async def within(deadline: float | None) -> AsyncIterator[None]:
         raise
 
 
-@db_step("plan_result")
-async def plan_result(job_id: str) -> dict[str, Any] | None:
-    """Name the result's object and mark the job downloading.
+def plan_of(catalog: Catalog, job: Job) -> dict[str, Any]:
+    """Name the result's object and what storing it needs, from the job's row.
 
     The key is the job's own, the same in every finish attempt: a later attempt overwrites what
-    a spent one may have stored instead of leaving a file that no job refers to.
+    a spent one may have stored instead of leaving a file that no job refers to. The check that
+    confirms an outcome adds this to it, so the plan is part of the finish workflow's durable
+    input and takes no step of its own.
     """
+    spec = catalog.find(job.type, job.model)
+    ext = spec.extension(job.params) if spec else GenerationType(job.type).extension
+    full_hd = spec is not None and spec.api == "veo" and job.params.get("resolution") == "1080p"
+    return {
+        "key": f"results/{job.user_id}/{job.type}/{job.id}.{ext}",
+        "result_type": job.result_type,
+        "deadline": job.deadline_at.timestamp(),
+        "full_hd_task": job.task_id if full_hd else None,
+        "placement": job.placement,
+    }
+
+
+@db_step("plan_result")
+async def plan_result(job_id: str) -> dict[str, Any] | None:
+    """The plan of a workflow started without one in its outcome (before plans came with it);
+    marks the job downloading. None when the job is no longer processing."""
 
     def run() -> dict[str, Any] | None:
         rt = current()
@@ -80,23 +101,37 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
             job = repository.get(session, job_id)
             if job is None or job.status != JobStatus.PROCESSING.value:
                 return None
-            spec = rt.catalog.find(job.type, job.model)
-            ext = spec.extension(job.params) if spec else GenerationType(job.type).extension
-            full_hd = (
-                spec is not None and spec.api == "veo" and job.params.get("resolution") == "1080p"
-            )
-            key = f"results/{job.user_id}/{job.type}/{job.id}.{ext}"
+            plan = plan_of(rt.catalog, job)
             repository.update_active(
                 session, job_id, stage=JobStage.DOWNLOADING.value, updated_at=utcnow()
             )
-            return {
-                "key": key,
-                "result_type": job.result_type,
-                "deadline": job.deadline_at.timestamp(),
-                "full_hd_task": job.task_id if full_hd else None,
-                "placement": job.placement,
-            }
+            return plan
 
+    return await asyncio.to_thread(run)
+
+
+async def mark_downloading(job_id: str) -> bool:
+    """Stage `downloading` for a job still processing; False when it ended (or is gone).
+
+    Retried like a database step (db_step): the store step around it retries only downloads.
+    """
+
+    def run() -> bool:
+        with current().db.session() as session:
+            result = session.execute(
+                sa.update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.PROCESSING.value)
+                .values(stage=JobStage.DOWNLOADING.value, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    for pause in MARK_PAUSES_S:
+        try:
+            return await asyncio.to_thread(run)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("job %s: marking it downloading failed (%s); trying again", job_id, exc)
+            await asyncio.sleep(pause)
     return await asyncio.to_thread(run)
 
 
@@ -109,14 +144,30 @@ async def plan_result(job_id: str) -> dict[str, Any] | None:
     should_retry=lambda exc: isinstance(exc, DownloadFailed),
 )
 async def store_result_step(
-    url: str, key: str, result_type: str, deadline: float | None = None
-) -> dict[str, Any]:
+    url: str, key: str, result_type: str, deadline: float | None = None, job_id: str | None = None
+) -> dict[str, Any] | None:
+    """Fetch the result into storage under `key`; None when the job ended before it was kept.
+
+    With `job_id` the step also marks the job downloading, beside the fetch rather than before
+    it (it is on every job's path to completion). A job that is no longer processing gets
+    nothing stored: this try's file and whatever an earlier, killed try of the step left under
+    the key are removed.
+    """
     crash_point("P4")
     rt = current()
-    async with within(deadline):
-        stored = await store_result(
-            url, rt.storage, key, policy=rt.download_policy(), result_type=result_type
-        )
+    marking = asyncio.ensure_future(mark_downloading(job_id)) if job_id else None
+    try:
+        async with within(deadline):
+            stored = await store_result(
+                url, rt.storage, key, policy=rt.download_policy(), result_type=result_type
+            )
+    except BaseException:
+        if marking is not None:
+            await asyncio.gather(marking, return_exceptions=True)
+        raise
+    if marking is not None and not await marking:
+        await cleanup.discard(rt.db, rt.storage, [key], "job_ended_first")
+        return None
     return {
         "size": stored.size,
         "content_type": stored.content_type,
@@ -342,19 +393,24 @@ async def finish_job(job_id: str, outcome: dict[str, Any]) -> None:
     if outcome["kind"] != "success":
         await fail_job(job_id, outcome["code"], outcome["message"], credits_used)
         return
-    plan = await plan_result(job_id)
+    plan: dict[str, Any] | None = outcome.get("plan")
     if plan is None:
-        return
+        plan = await plan_result(job_id)
+        if plan is None:
+            return
     key, result_type, deadline = plan["key"], plan["result_type"], plan.get("deadline")
     url: str = outcome["urls"][0]
     if plan.get("full_hd_task"):
         url = await full_hd_or(url, plan["full_hd_task"], job_id)
     try:
-        meta = await until_deadline(
+        stored = await until_deadline(
             job_id,
             "storing the result",
-            lambda: store_result_step(url, key, result_type, deadline),
+            lambda: store_result_step(url, key, result_type, deadline, job_id),
         )
+        if stored is None:
+            return
+        meta = stored
         placement = plan.get("placement")
         if placement is not None and needs_crop(placement, result_type, meta):
             meta |= await until_deadline(
