@@ -1154,6 +1154,9 @@ def main(argv: list[str] | None = None) -> int:
         callback_attempts=3,
         callback_backoff_s=0.5,
     ) as emulator:
+        # The emulator's default balance pays for about 20 minutes of this traffic; a soak that
+        # runs the account dry measures refunds, not generations.
+        emulator.state.balance = 1e12
         port = free_port()
         server = ServerProcess(
             {
