@@ -46,6 +46,8 @@ KIE_KEY = "bench-kie-key"
 # Only this loopback cluster's driver steers its emulator.
 EMULATOR_ADMIN_KEY = secrets.token_urlsafe(16)
 RUNS = Path(tempfile.gettempdir()) / "image2ad-bench"
+# Five interpreters importing the app at once take a while on 2 busy cores.
+START_TIMEOUT_S = 180
 # Realistic generation times (kie-api.md §8: images ~15 s, Sora minutes) and Kie's own limits.
 EMULATOR_DEFAULTS: dict[str, Any] = {
     "image_duration_s": 15.0,
@@ -174,9 +176,9 @@ class Cluster:
             public = self.api_urls[(index - 1) % self.apis]
             self._spawn(f"worker-{index}", ["worker"], {"IMAGE2AD_PUBLIC_URL": public})
         for url in self.api_urls:
-            wait_for(lambda url=url: self._healthy(url), 60, url)
+            wait_for(lambda url=url: self._healthy(url), START_TIMEOUT_S, url)
         expected = {n for n in self.processes if n.startswith("worker") or n == "embedded"}
-        wait_for(lambda: expected <= self.heartbeats(), 60, "workers")
+        wait_for(lambda: expected <= self.heartbeats(), START_TIMEOUT_S, "workers")
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
