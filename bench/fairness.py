@@ -5,14 +5,15 @@ with users taking turns and, in the same run, strictly in arrival order (the FIF
                                        [--light-users 5] [--light-every 2] [--limit 20]
 
 Per mode a fresh cluster (FIFO: IMAGE2AD_JOBS_FAIR_SHARE=false) and Kie's real create limit
-(20 per 10 s). The heavy user posts --heavy-jobs text-to-image jobs at once; 2 s later the light
-users post one job each in turn, one every --light-every seconds. A light job's wait runs from
-its acceptance (`created_at`) to Kie's acceptance of its task (`submitted_at`, the task id
-saved). Each light job also records how many of the heavy user's jobs were still waiting when
-it arrived; the heavy user's order is checked as the furthest any of its jobs was sent from its
-place in that user's queue. The pace: the creates' span against the shared gate's even pace
-for as many (`(creates - 1) x period / limit x 1.01`), the busiest `period`, and the creates Kie
-refused.
+(20 per 10 s). The heavy user posts --heavy-jobs text-to-image jobs, one request after another;
+2 s later the light users post one job each in turn, one every --light-every seconds.
+
+- A light job's wait runs from its acceptance (`created_at`) to Kie's acceptance of its task
+  (`submitted_at`, the task id saved); each also records how many of the heavy user's jobs were
+  still waiting when it arrived.
+- The heavy user's order: the furthest any of its jobs was sent from its place in its queue.
+- The pace: the creates' span against the shared gate's even pace for as many
+  (`(creates - 1) x period / limit x 1.01`), the busiest `period`, and the creates Kie refused.
 """
 
 from __future__ import annotations
@@ -55,13 +56,12 @@ async def _traffic(cluster: Cluster, args: argparse.Namespace) -> tuple[list[str
     urls = cluster.api_urls
     limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        gate = asyncio.Semaphore(20)
-
-        async def heavy_one(n: int) -> str:
-            async with gate:
-                return await _post(client, urls[n % len(urls)], heavy, f"heavy {n}")
-
-        heavy_ids = await asyncio.gather(*(heavy_one(n) for n in range(args.heavy_jobs)))
+        # One after another, so acceptance order is the order of `created_at` (concurrent
+        # creates of one user commit in another order than they were stamped).
+        heavy_ids = [
+            await _post(client, urls[n % len(urls)], heavy, f"heavy {n}")
+            for n in range(args.heavy_jobs)
+        ]
         await asyncio.sleep(2)
         light: list[dict] = []
         started = time.monotonic()
