@@ -27,7 +27,7 @@ from image2ad.credits import endpoints as credits
 from image2ad.credits import pages as credit_pages
 from image2ad.errors import DomainError
 from image2ad.functions import endpoints as functions
-from image2ad.heap import settle
+from image2ad.heap import freeze_startup_objects
 from image2ad.jobs import callbacks, drain, engine, workers
 from image2ad.jobs import endpoints as jobs
 from image2ad.jobs import export_endpoints as jobs_export
@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, worker: bool = True, settle_heap: bool = F
         )
         app.state.sweeper = sweeper
         if settle_heap:
-            settle()
+            freeze_startup_objects()
         try:
             yield
         finally:

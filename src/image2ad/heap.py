@@ -1,13 +1,8 @@
-"""Memory housekeeping for the long-running processes (serve, worker): the garbage collector
-and the C heap."""
+"""Garbage-collector housekeeping for the long-running processes (serve, worker)."""
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import platform
-import threading
-import time
 
 # Full collections only after this many second-generation ones (Python's default: 10).
 FULL_COLLECTION_EVERY = 100
@@ -35,39 +30,3 @@ def freeze_startup_objects() -> None:
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
-
-# glibc's mallopt parameter for the number of malloc arenas (malloc.h).
-M_ARENA_MAX = -8
-ARENAS = 2
-TRIM_EVERY_S = 60.0
-
-
-def settle() -> None:
-    """Start-up is over: freeze its objects, and keep the C heap from only ever growing.
-
-    The 60-minute soak (docs/soak.md) showed Python's objects flat but the process growing:
-    glibc kept freed memory ("malloc free but not returned" rising) spread over one arena per
-    busy thread (DBOS executors, the thread pools). Two arenas and a periodic malloc_trim,
-    which also hands back free pages inside an arena, keep RSS to what is in use.
-    """
-    freeze_startup_objects()
-    libc = _glibc()
-    if libc is None:  # another C library (musl, macOS): nothing to tune
-        return
-    libc.mallopt(M_ARENA_MAX, ARENAS)
-    threading.Thread(target=_trim_forever, args=(libc,), name="heap-trim", daemon=True).start()
-
-
-def _glibc() -> ctypes.CDLL | None:
-    if platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-def _trim_forever(libc: ctypes.CDLL) -> None:
-    while True:
-        time.sleep(TRIM_EVERY_S)
-        libc.malloc_trim(0)

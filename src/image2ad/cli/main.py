@@ -122,7 +122,7 @@ def worker_command() -> None:
     SIGTERM drains: the sweeper and the queues stop, running workflows get
     IMAGE2AD_SHUTDOWN_GRACE_S to finish, the rest is handed over; then the process exits 0.
     """
-    from image2ad.heap import settle
+    from image2ad.heap import freeze_startup_objects
     from image2ad.jobs import drain, engine
     from image2ad.jobs.checker import Sweeper
     from image2ad.runtime import Runtime, install
@@ -142,7 +142,7 @@ def worker_command() -> None:
             loop.add_signal_handler(sig, stop.set)
         sweeper = Sweeper(runtime)
         task = asyncio.create_task(sweeper.run_forever())
-        settle()
+        freeze_startup_objects()
         log.info("image2ad worker %s running", runtime.executor_id())
         await stop.wait()
         log.info(
