@@ -4,8 +4,9 @@ its jobs must leave at the shared createTask pace, with no refused (429) calls.
     .venv/bin/python -m bench.pack_pace [--shape pg|sqlite] [--limit 20] [--period 10]
 
 Makespan runs from the pack's submission to its last `completed_at`; the minimum is the last
-create's slot at the shared gate's even pace plus one image's generation time. 429s are createTask calls the emulator refused (calls minus
-tasks made); the busiest window counts creates Kie accepted within any `period` seconds.
+create's slot at the shared gate's even pace plus one image's generation time. 429s are
+createTask calls the emulator refused (calls minus tasks made); the busiest window counts
+creates Kie accepted within any `period` seconds.
 """
 
 from __future__ import annotations
