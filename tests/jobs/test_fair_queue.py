@@ -65,11 +65,11 @@ def test_a_light_users_first_job_goes_out_before_a_heavy_users_queue(live_app: L
     heavy_order = [int(p.rsplit(" ", 1)[1]) for p in order if "heavy" in p]
     assert all(abs(sent - n) < in_flight for sent, n in enumerate(heavy_order)), heavy_order
     # First come, first served would send it after every heavy job still waiting. Ahead of it
-    # may be only the submissions in flight when it arrived and the heavy user's job at the
-    # head of the queue.
+    # may be only the submissions in flight when it arrived, the heavy user's job at the head
+    # of the queue, and one more started between its commit and its enqueue.
     since_light = _send_order(live_app, tag, since=light_posted)
-    assert len(since_light) > in_flight + 2, "the heavy queue had drained: nothing was shown"
-    assert since_light.index(f"{tag} light") <= in_flight + 1, since_light
+    assert len(since_light) > in_flight + 3, "the heavy queue had drained: nothing was shown"
+    assert since_light.index(f"{tag} light") <= in_flight + 2, since_light
     assert_ledger_invariants(live_app.db, heavy.id)
     assert_ledger_invariants(live_app.db, light.id)
 
@@ -79,7 +79,7 @@ def test_waiting_jobs_show_their_place_and_estimated_start(live_app: LiveApp) ->
     gap = send_gate.spacing(20, 10.0)
     in_flight = create_in_flight(20, 10.0)
     # No send for a few seconds: the first submissions wait at the gate, the rest in the queue.
-    _hold_gate(live_app, utcnow() + timedelta(seconds=6))
+    _hold_gate(live_app, utcnow() + timedelta(seconds=12))
     with live_app.client(heavy) as heavy_client, live_app.client(light) as light_client:
         heavy_ids = [_post(heavy_client, f"placed heavy {n}") for n in range(6)]
         light_ids = [_post(light_client, f"placed light {n}") for n in range(2)]
@@ -98,7 +98,7 @@ def test_waiting_jobs_show_their_place_and_estimated_start(live_app: LiveApp) ->
         started = time.monotonic()
         jobs = snapshot()
         waiting = {i: j for i, j in jobs.items() if j["status"] == "pending"}
-        assert time.monotonic() - started < 3, "the gate opened before the snapshot was read"
+        assert time.monotonic() - started < 5, "the gate opened before the snapshot was read"
         assert len(waiting) == len(clients) - in_flight
         for job in jobs.values():
             if job["status"] != "pending":
