@@ -8,8 +8,9 @@ from datetime import datetime
 
 from standardwebhooks import Webhook
 
-# The Standard Webhooks spec marks a signing key with this tag; each key itself is random.
-KEY_FORMAT_TAG = "whsec_"
+# The Standard Webhooks spec marks a signing key with a tag (the library's own); each key
+# itself is random.
+KEY_FORMAT_TAG = Webhook._SECRET_PREFIX
 SECRET_BYTES = 24
 
 
