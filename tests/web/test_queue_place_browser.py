@@ -41,7 +41,14 @@ def test_a_waiting_job_shows_its_place_and_start(
         page.goto(f"{live_app.base_url}/library")
         expect(page.locator("#main [data-stage-text]", has_text=QUEUED).first).to_be_visible()
         shoot(page, shots / "library-queued-desktop.png")
+        page.goto(f"{live_app.base_url}/jobs/{mine[-1]}")
+        stage = page.locator("#main [data-stage-text]").first
+        expect(stage).to_have_text(QUEUED)
+        shoot(page, shots / "job-queued-desktop.png")
         page.set_viewport_size(MOBILE)
+        page.goto(f"{live_app.base_url}/library")
+        expect(page.locator("#main [data-stage-text]", has_text=QUEUED).first).to_be_visible()
+        shoot(page, shots / "library-queued-mobile.png")
         page.goto(f"{live_app.base_url}/jobs/{mine[-1]}")
         stage = page.locator("#main [data-stage-text]").first
         expect(stage).to_have_text(QUEUED)
