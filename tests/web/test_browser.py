@@ -444,17 +444,19 @@ def test_cancel_from_the_generator_the_library_and_the_job_page(
         ]
     page.goto(f"{live_app.base_url}/library")
     card = page.locator(f"#job-{queued[0]}")
-    # Changing one's mind keeps the job. (Wait for each dialog: a handler left waiting
-    # would also take the next one.)
+    # Changing one's mind keeps the job. Each dialog is answered by its own handler, and the
+    # test waits for it: a handler left waiting would also take the next one, and a dialog
+    # answered only after click() returns can hold click() itself (the page's script is
+    # paused while the dialog is open).
     expect(card).to_have_attribute("data-status", re.compile("pending|processing"))
-    with page.expect_event("dialog", timeout=30_000) as asked:
+    with page.expect_event("dialog", timeout=30_000):
+        page.once("dialog", lambda dialog: dialog.dismiss())
         card.get_by_role("button", name="Cancel").click()
-    asked.value.dismiss()
     expect(card.get_by_role("button", name="Cancel")).to_be_enabled()
     expect(card).to_have_attribute("data-status", re.compile("pending|processing"))
-    with page.expect_event("dialog", timeout=30_000) as asked:
+    with page.expect_event("dialog", timeout=30_000):
+        page.once("dialog", lambda dialog: dialog.accept())
         card.get_by_role("button", name="Cancel").click()
-    asked.value.accept()
     card = page.locator(f"#job-{queued[0]}")
     expect(card).to_have_attribute("data-status", "canceled")
     expect(card.get_by_role("button", name="Retry")).to_be_visible()
