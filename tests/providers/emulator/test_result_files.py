@@ -1,11 +1,19 @@
 import io
 import json
+import time
 
 import httpx
 import pytest
 from PIL import Image
 
-from tests.fixtures.emulator import RunningEmulator, create_task, record_info, upload_file
+from image2ad.providers.emulator import media
+from tests.fixtures.emulator import (
+    RunningEmulator,
+    StartEmulator,
+    create_task,
+    record_info,
+    upload_file,
+)
 
 RATIOS = {
     "1:1": 1.0,
@@ -167,3 +175,32 @@ def test_download_url_returns_our_own_urls_and_rejects_others(
     assert own == {"code": 200, "msg": "success", "data": url}
     assert external == {"code": 422, "msg": "External file URLs are not supported", "data": None}
     assert missing["code"] == 422
+
+
+def test_a_result_is_drawn_before_its_task_ends_and_a_failing_one_never(
+    start_emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kie's files exist by completeTime: the first download must not wait for the drawing.
+    drawn: list[tuple[str, float]] = []
+    real = media.render_image
+
+    def timed(*args: object, **kwargs: object) -> bytes:
+        drawn.append((str(kwargs["seed"]), time.time()))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media, "render_image", timed)
+    emu = start_emulator(image_duration_s=6.0)
+    with emu.client() as kie:
+        ok = create_task(kie, "google/nano-banana")
+        doomed = create_task(kie, "google/nano-banana")
+        emu.state.force_fail(doomed)
+        ends_at = emu.state.tasks[ok].terminal_at
+        time.sleep(max(0.0, ends_at - time.time()) + 0.2)
+        result = json.loads(record_info(kie, ok)["resultJson"])
+
+    fetch_image(result["resultUrls"][0])
+
+    # (Other emulators of this process may draw their own tasks meanwhile.)
+    mine = [(seed, at) for seed, at in drawn if seed in (ok, doomed)]
+    assert [seed for seed, _ in mine] == [ok]
+    assert mine[0][1] < ends_at

@@ -152,7 +152,7 @@ def test_a_clip_is_rendered_once_even_when_first_asked_concurrently(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(media, "render_video", counting)
-    _, result = sora_result(shared_emulator, shared_kie, "sora-2-text-to-video")
+    task_id, result = sora_result(shared_emulator, shared_kie, "sora-2-text-to-video")
     urls = [*result["resultUrls"], *result["resultWaterMarkUrls"]] * 2
     bodies: list[bytes] = []
     threads = [threading.Thread(target=lambda u=u: bodies.append(fetch_video(u))) for u in urls]
@@ -163,4 +163,5 @@ def test_a_clip_is_rendered_once_even_when_first_asked_concurrently(
         thread.join()
 
     assert len(bodies) == 4 and len(set(bodies)) == 1
-    assert len(renders) == 1
+    # Other tasks of the shared emulator may be rendered meanwhile (ahead of their end).
+    assert renders.count(task_id) == 1

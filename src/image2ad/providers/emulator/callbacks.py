@@ -12,7 +12,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -59,6 +59,12 @@ def sign(key: str, task_id: str, timestamp: int) -> str:
 DueHandler = Callable[[str, float, int | None], list[Delivery]]
 """`(task_id, due, progress)`: progress is None for the terminal event, else a percentage."""
 
+PrepareHandler = Callable[[str], Awaitable[None]]
+"""Makes a task's result files ahead of its end, as Kie has them by `completeTime`."""
+
+PREPARE = -1
+"""The heap's event marker for a prepare event (progress events carry 0 to 100)."""
+
 
 class CallbackDispatcher:
     """Calls `on_due` when an event's time passes and POSTs the deliveries it returns.
@@ -72,10 +78,12 @@ class CallbackDispatcher:
         settings: EmulatorSettings,
         on_due: DueHandler,
         on_attempt: Callable[[DeliveryAttempt], None],
+        on_prepare: PrepareHandler | None = None,
     ) -> None:
         self._settings = settings
         self._on_due = on_due
         self._on_attempt = on_attempt
+        self._on_prepare = on_prepare
         self._heap: list[tuple[float, int, str, int | None]] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
@@ -94,6 +102,10 @@ class CallbackDispatcher:
         with self._lock:
             heapq.heappush(self._heap, (due, next(self._seq), task_id, progress))
         self._poke()
+
+    def schedule_prepare(self, task_id: str, at: float) -> None:
+        """Call the prepare handler for `task_id` once `at` passes."""
+        self.schedule(task_id, at, PREPARE)
 
     def ensure_running(self) -> None:
         """Start the scheduler on the current loop unless it already runs there."""
@@ -149,6 +161,9 @@ class CallbackDispatcher:
         while True:
             self._wake.clear()
             for due, task_id, progress in self._pop_due(time.time()):
+                if progress == PREPARE:
+                    self._start_prepare(task_id)
+                    continue
                 try:
                     deliveries = self._on_due(task_id, due, progress)
                 except Exception:
@@ -162,6 +177,21 @@ class CallbackDispatcher:
             if wait is None or wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _start_prepare(self, task_id: str) -> None:
+        if self._on_prepare is None:
+            return
+        task = asyncio.create_task(self._prepare(self._on_prepare, task_id))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    @staticmethod
+    async def _prepare(on_prepare: PrepareHandler, task_id: str) -> None:
+        # Best effort: a result not made ahead is made when it is first downloaded.
+        try:
+            await on_prepare(task_id)
+        except Exception:
+            log.exception("emulator: preparing the result of %s failed", task_id)
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert self._slots is not None

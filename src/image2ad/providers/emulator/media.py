@@ -1,9 +1,11 @@
-"""Result files of finished tasks, rendered on first request and cached."""
+"""Result files of finished tasks: rendered ahead of the task's end, else on first request,
+and cached."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from image2ad.providers.base import TaskState
@@ -15,9 +17,12 @@ from image2ad.providers.emulator.catalog import (
     video_reference_url,
 )
 from image2ad.providers.emulator.render import render_image
-from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.task import Task
 from image2ad.providers.emulator.video import render_video
+
+if TYPE_CHECKING:
+    # The state calls prepare_result, so this module cannot import it at run time.
+    from image2ad.providers.emulator.state import EmulatorState
 
 TEMPFILE_PREFIX = "/tempfile/"
 RESULT_PREFIX = "/files/"
@@ -44,9 +49,26 @@ async def result_file(state: EmulatorState, token: str, name: str) -> bytes | No
         return None
     if task.state_at(time.time()) is not TaskState.SUCCESS:
         return None
+    return await state.renders.get_or_render(_render_key(task, name), lambda: _render(state, task))
+
+
+async def prepare_result(state: EmulatorState, task_id: str) -> None:
+    """Render a task's result files before it ends, unless it is set to fail.
+
+    Kie's files exist by the task's `completeTime`; rendering them on the first download
+    would add the emulator's drawing time to every result's download.
+    """
+    task = state.tasks.get(task_id)
+    # A task forced to end early has had its files asked for already, or will render them then.
+    if task is None or task.outcome is not TaskState.SUCCESS or time.time() >= task.terminal_at:
+        return
+    for key in dict.fromkeys(_render_key(task, name) for name in task.result_names):
+        await state.renders.get_or_render(key, lambda: _render(state, task))
+
+
+def _render_key(task: Task, name: str) -> tuple[str, str]:
     # The clean and the "watermarked" Sora URLs serve the same clip.
-    key = (task.task_id, "video" if task.spec.is_video else name)
-    return await state.renders.get_or_render(key, lambda: _render(state, task))
+    return (task.task_id, "video" if task.spec.is_video else name)
 
 
 async def local_file(state: EmulatorState, url: str) -> tuple[bytes, str] | None:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from image2ad.providers.base import TaskState
 from image2ad.providers.emulator.callbacks import CallbackDispatcher, Delivery, DeliveryAttempt
 from image2ad.providers.emulator.catalog import ModelSpec
+from image2ad.providers.emulator.media import prepare_result
 from image2ad.providers.emulator.ratelimit import SlidingWindowLimiter
 from image2ad.providers.emulator.rendercache import RenderCache
 from image2ad.providers.emulator.settings import EmulatorSettings
@@ -20,6 +21,8 @@ from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG
 from image2ad.providers.emulator.uploads import StoredFile, UploadStore
 
 PROGRESS_CALLBACKS_AT = (25, 50, 75)
+RESULT_AHEAD_S = 2.0
+"""How long before a task's end its result files are rendered (at most half its run)."""
 
 
 class OutOfCredits(Exception):
@@ -100,7 +103,10 @@ class EmulatorState:
             self.settings.discovery_limit, self.settings.discovery_period_s
         )
         self.dispatcher = CallbackDispatcher(
-            self.settings, self._on_due, self.callback_attempts.append
+            self.settings,
+            self._on_due,
+            self.callback_attempts.append,
+            on_prepare=lambda task_id: prepare_result(self, task_id),
         )
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -187,6 +193,9 @@ class EmulatorState:
             self.tasks_by_token[task.file_token] = task
             self.balance = round(self.balance - credits, 2)
         self.dispatcher.schedule(task.task_id, task.terminal_at)
+        if task.outcome is TaskState.SUCCESS:
+            ahead_s = min(RESULT_AHEAD_S, duration / 2)
+            self.dispatcher.schedule_prepare(task.task_id, task.terminal_at - ahead_s)
         if task.is_sora and task.progress_callback_url:
             for percent in PROGRESS_CALLBACKS_AT:
                 self.dispatcher.schedule(task.task_id, task.progress_due(percent), percent)

@@ -31,7 +31,7 @@ from image2ad.providers.emulator.media import (
     clip_seconds,
     local_file,
 )
-from image2ad.providers.emulator.state import EmulatorState
+from image2ad.providers.emulator.state import RESULT_AHEAD_S, EmulatorState
 from image2ad.providers.emulator.video import render_video
 
 # Credits per 8 s clip (kie-models.md §3.3): veo3 250 is confirmed; veo3_fast 60 and veo3_lite
@@ -228,7 +228,7 @@ class KieVeoApi:
         self._lock = threading.RLock()
         self._random = random.Random(state.settings.seed)  # noqa: S311 - not security-relevant
         self.dispatcher = CallbackDispatcher(
-            state.settings, self._on_due, state.callback_attempts.append
+            state.settings, self._on_due, state.callback_attempts.append, self._prepare
         )
         state.families.append(self)
 
@@ -370,6 +370,9 @@ class KieVeoApi:
             self.by_token[task.file_token] = task
             state.balance = round(state.balance - credits, 2)
         self.dispatcher.schedule(task.task_id, task.terminal_at)
+        if task.flag == SUCCESS:
+            ahead_s = min(RESULT_AHEAD_S, settings.video_duration_s / 2)
+            self.dispatcher.schedule_prepare(task.task_id, task.terminal_at - ahead_s)
         return task
 
     def _gone(self, url: str) -> bool:
@@ -473,6 +476,14 @@ class KieVeoApi:
             (task.task_id, "video"), lambda: self._render(task)
         )
         return task.task_id, data
+
+    async def _prepare(self, task_id: str) -> None:
+        """Render a task's clip before it ends, as for the market tasks (media.prepare_result)."""
+        task = self.tasks.get(task_id)
+        if task is not None and task.flag == SUCCESS and time.time() < task.terminal_at:
+            await self.state.renders.get_or_render(
+                (task.task_id, "video"), lambda: self._render(task)
+            )
 
     async def _render(self, task: VeoTask) -> bytes:
         reference: bytes | None = None
