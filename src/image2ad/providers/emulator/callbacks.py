@@ -65,6 +65,9 @@ PrepareHandler = Callable[[str], Awaitable[None]]
 PREPARE = -1
 """The heap's event marker for a prepare event (progress events carry 0 to 100)."""
 
+RESULT_AHEAD_S = 2.0
+"""How long before a task's end its result files are made (at most half its run)."""
+
 
 class CallbackDispatcher:
     """Calls `on_due` when an event's time passes and POSTs the deliveries it returns.
@@ -103,9 +106,9 @@ class CallbackDispatcher:
             heapq.heappush(self._heap, (due, next(self._seq), task_id, progress))
         self._poke()
 
-    def schedule_prepare(self, task_id: str, at: float) -> None:
-        """Call the prepare handler for `task_id` once `at` passes."""
-        self.schedule(task_id, at, PREPARE)
+    def schedule_prepare(self, task_id: str, ends_at: float, run_s: float) -> None:
+        """Call the prepare handler for a task of `run_s` seconds shortly before `ends_at`."""
+        self.schedule(task_id, ends_at - min(RESULT_AHEAD_S, run_s / 2), PREPARE)
 
     def ensure_running(self) -> None:
         """Start the scheduler on the current loop unless it already runs there."""

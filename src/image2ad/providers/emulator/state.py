@@ -21,8 +21,6 @@ from image2ad.providers.emulator.task import DEFAULT_FAIL_CODE, DEFAULT_FAIL_MSG
 from image2ad.providers.emulator.uploads import StoredFile, UploadStore
 
 PROGRESS_CALLBACKS_AT = (25, 50, 75)
-RESULT_AHEAD_S = 2.0
-"""How long before a task's end its result files are rendered (at most half its run)."""
 
 
 class OutOfCredits(Exception):
@@ -194,8 +192,7 @@ class EmulatorState:
             self.balance = round(self.balance - credits, 2)
         self.dispatcher.schedule(task.task_id, task.terminal_at)
         if task.outcome is TaskState.SUCCESS:
-            ahead_s = min(RESULT_AHEAD_S, duration / 2)
-            self.dispatcher.schedule_prepare(task.task_id, task.terminal_at - ahead_s)
+            self.dispatcher.schedule_prepare(task.task_id, task.terminal_at, duration)
         if task.is_sora and task.progress_callback_url:
             for percent in PROGRESS_CALLBACKS_AT:
                 self.dispatcher.schedule(task.task_id, task.progress_due(percent), percent)

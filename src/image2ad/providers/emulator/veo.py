@@ -31,7 +31,7 @@ from image2ad.providers.emulator.media import (
     clip_seconds,
     local_file,
 )
-from image2ad.providers.emulator.state import RESULT_AHEAD_S, EmulatorState
+from image2ad.providers.emulator.state import EmulatorState
 from image2ad.providers.emulator.video import render_video
 
 # Credits per 8 s clip (kie-models.md §3.3): veo3 250 is confirmed; veo3_fast 60 and veo3_lite
@@ -371,8 +371,9 @@ class KieVeoApi:
             state.balance = round(state.balance - credits, 2)
         self.dispatcher.schedule(task.task_id, task.terminal_at)
         if task.flag == SUCCESS:
-            ahead_s = min(RESULT_AHEAD_S, settings.video_duration_s / 2)
-            self.dispatcher.schedule_prepare(task.task_id, task.terminal_at - ahead_s)
+            self.dispatcher.schedule_prepare(
+                task.task_id, task.terminal_at, settings.video_duration_s
+            )
         return task
 
     def _gone(self, url: str) -> bool:
